@@ -1,0 +1,101 @@
+# ngx_http_llm_module: build, run, test, bench.
+#
+#   make            build ngx_http_llm_module.so (Debian nginx-dev, or
+#                   NGINX_SRC=/path/to/nginx for any nginx source tree)
+#   make run        build and run nginx in the foreground on 127.0.0.1:8080
+#                   with conf-examples/quickstart.conf (offline mocks)
+#   make test       build and run the whole Test::Nginx suite
+#   make bench      wrk: plain proxy_pass vs the module, same mock, one run
+#
+# Missing Debian packages are installed with apt-get (sudo when not root).
+
+SHELL        := /bin/bash
+TOP          := $(CURDIR)
+BUILD        := $(TOP)/build
+NGINX_SRC    ?=
+NGINX        ?= /usr/sbin/nginx
+ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
+MODULE       := $(BUILD)/ngx_http_llm_module.so
+PROVE_JOBS   ?= 1
+
+SRCS := ngx_http_llm_module.c $(wildcard src/*.c) $(wildcard src/*.h) config
+
+DEB_PKGS := nginx nginx-dev libjsmn-dev libpcre2-dev zlib1g-dev libssl-dev \
+            libtest-base-perl libtest-longstring-perl libhttp-message-perl \
+            liblist-moreutils-perl libtext-diff-perl libnginx-mod-http-echo \
+            libjson-pp-perl wrk openssl make gcc
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build run test test-sdk bench clean lint
+
+all: build
+
+deps: $(BUILD)/.deps
+
+$(BUILD)/.deps:
+	@mkdir -p $(BUILD)
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	        --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+build: $(MODULE)
+
+$(BUILD)/nginx/Makefile: config | $(BUILD)/.deps
+	rm -rf $(BUILD)/nginx
+	@if [ -n "$(NGINX_SRC)" ]; then \
+	    cp -a $(NGINX_SRC) $(BUILD)/nginx && \
+	    cd $(BUILD)/nginx && \
+	    { [ -x ./configure ] || cp auto/configure ./configure; } && \
+	    ./configure --with-compat --with-debug --with-http_ssl_module \
+	        --add-dynamic-module=$(TOP) >$(BUILD)/configure.log 2>&1 \
+	        || { cat $(BUILD)/configure.log; exit 1; }; \
+	else \
+	    cp -a /usr/share/nginx/src $(BUILD)/nginx && \
+	    cd $(BUILD)/nginx && \
+	    . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(TOP) \
+	        >$(BUILD)/configure.log 2>&1 \
+	        || { cat $(BUILD)/configure.log; exit 1; }; \
+	fi
+
+$(MODULE): $(BUILD)/nginx/Makefile $(SRCS)
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules >$(BUILD)/make.log 2>&1 \
+	    || { grep -E "error|warning" -A3 $(BUILD)/make.log | head -60; exit 1; }
+	cp $(BUILD)/nginx/objs/ngx_http_llm_module.so $@
+	@echo "built $@"
+
+# -- run ---------------------------------------------------------------------
+
+run: build
+	@t/bin/run-quickstart $(NGINX) $(MODULE)
+
+# -- tests -------------------------------------------------------------------
+
+TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
+           TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
+           LLM_MODULE=$(MODULE)
+
+PROVE_INC = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                    || echo "-It/compat")
+
+test: build
+	$(TEST_ENV) prove -j$(PROVE_JOBS) -I. $(PROVE_INC) -r t
+
+bench: build
+	@t/bin/bench $(NGINX) $(MODULE)
+
+lint:
+	@t/bin/lint ngx_http_llm_module.c src/*.c src/*.h
+
+clean:
+	rm -rf $(BUILD) t/servroot*

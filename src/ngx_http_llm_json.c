@@ -1,0 +1,414 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_llm_module.h"
+#include "ngx_http_llm_json.h"
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+
+static ngx_int_t ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js);
+
+
+ngx_int_t
+ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
+    u_char *data, size_t len, ngx_uint_t max_tokens)
+{
+    int          n;
+    ngx_uint_t   ntoks;
+    jsmn_parser  parser;
+
+    /* a cheap first guess: one token per 8 bytes, at least 64 */
+
+    ntoks = len / 8 + 64;
+
+    if (ntoks > max_tokens) {
+        ntoks = max_tokens;
+    }
+
+    for ( ;; ) {
+        js->toks = ngx_palloc(pool, ntoks * sizeof(jsmntok_t));
+        if (js->toks == NULL) {
+            return NGX_ERROR;
+        }
+
+        jsmn_init(&parser);
+
+        n = jsmn_parse(&parser, (const char *) data, len,
+                       (jsmntok_t *) js->toks, ntoks);
+
+        if (n == JSMN_ERROR_NOMEM) {
+            if (ntoks >= max_tokens) {
+                return NGX_ABORT;
+            }
+
+            ngx_pfree(pool, js->toks);
+
+            ntoks *= 4;
+
+            if (ntoks > max_tokens) {
+                ntoks = max_tokens;
+            }
+
+            continue;
+        }
+
+        break;
+    }
+
+    if (n < 1) {
+        return NGX_DECLINED;
+    }
+
+    js->data = data;
+    js->len = len;
+    js->ntoks = n;
+
+    /* nothing but whitespace may follow the top-level value */
+
+    for (len = js->toks[0].end; len < js->len; len++) {
+        switch (data[len]) {
+        case ' ': case '\t': case '\r': case '\n':
+            continue;
+        default:
+            return NGX_DECLINED;
+        }
+    }
+
+    return ngx_http_llm_json_check_depth(js);
+}
+
+
+static ngx_int_t
+ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js)
+{
+    int         stack[NGX_HTTP_LLM_JSON_MAX_DEPTH];
+    ngx_int_t   i, depth;
+
+    /*
+     * jsmn itself is not recursive; the depth limit protects the
+     * code that walks the tree (and the providers behind us)
+     */
+
+    depth = 0;
+
+    for (i = 0; i < js->ntoks; i++) {
+
+        while (depth && js->toks[i].start >= stack[depth - 1]) {
+            depth--;
+        }
+
+        if (js->toks[i].type == JSMN_OBJECT
+            || js->toks[i].type == JSMN_ARRAY)
+        {
+            if (depth == NGX_HTTP_LLM_JSON_MAX_DEPTH) {
+                return NGX_DECLINED;
+            }
+
+            stack[depth++] = js->toks[i].end;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_json_skip(ngx_http_llm_json_t *js, ngx_int_t i)
+{
+    int  end;
+
+    end = js->toks[i].end;
+
+    for (i++; i < js->ntoks && js->toks[i].start < end; i++) {
+        /* void */
+    }
+
+    return i;
+}
+
+
+ngx_int_t
+ngx_http_llm_json_get(ngx_http_llm_json_t *js, ngx_int_t obj,
+    const char *key)
+{
+    size_t                    len;
+    ngx_int_t                 i, n, count;
+    ngx_http_llm_json_tok_t  *t;
+
+    if (obj < 0 || obj >= js->ntoks || js->toks[obj].type != JSMN_OBJECT) {
+        return -1;
+    }
+
+    len = ngx_strlen(key);
+    count = js->toks[obj].size;
+
+    for (i = obj + 1, n = 0; n < count && i < js->ntoks; n++) {
+        t = &js->toks[i];
+
+        if (t->type == JSMN_STRING
+            && (size_t) (t->end - t->start) == len
+            && ngx_strncmp(js->data + t->start, key, len) == 0
+            && i + 1 < js->ntoks)
+        {
+            return i + 1;
+        }
+
+        /* skip the key and its value */
+
+        i = ngx_http_llm_json_skip(js, i + 1);
+    }
+
+    return -1;
+}
+
+
+ngx_int_t
+ngx_http_llm_json_index(ngx_http_llm_json_t *js, ngx_int_t arr, ngx_int_t n)
+{
+    ngx_int_t  i, k;
+
+    if (arr < 0 || arr >= js->ntoks || js->toks[arr].type != JSMN_ARRAY
+        || n >= js->toks[arr].size)
+    {
+        return -1;
+    }
+
+    for (i = arr + 1, k = 0; k < n; k++) {
+        i = ngx_http_llm_json_skip(js, i);
+    }
+
+    return i;
+}
+
+
+void
+ngx_http_llm_json_raw(ngx_http_llm_json_t *js, ngx_int_t i, ngx_str_t *out)
+{
+    out->data = js->data + js->toks[i].start;
+    out->len = js->toks[i].end - js->toks[i].start;
+}
+
+
+ngx_int_t
+ngx_http_llm_json_string(ngx_pool_t *pool, ngx_http_llm_json_t *js,
+    ngx_int_t i, ngx_str_t *out)
+{
+    u_char      *p, *s, *last, *d;
+    uint32_t     cp, lo;
+    ngx_uint_t   k;
+
+    if (i < 0 || js->toks[i].type != JSMN_STRING) {
+        return NGX_DECLINED;
+    }
+
+    s = js->data + js->toks[i].start;
+    last = js->data + js->toks[i].end;
+
+    if (ngx_strlchr(s, last, '\\') == NULL) {
+        out->data = s;
+        out->len = last - s;
+        return NGX_OK;
+    }
+
+    d = ngx_pnalloc(pool, last - s);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = d;
+
+    for (p = s; p < last; p++) {
+
+        if (*p != '\\') {
+            *d++ = *p;
+            continue;
+        }
+
+        if (++p == last) {
+            return NGX_DECLINED;
+        }
+
+        switch (*p) {
+        case '"':  *d++ = '"';  break;
+        case '\\': *d++ = '\\'; break;
+        case '/':  *d++ = '/';  break;
+        case 'b':  *d++ = '\b'; break;
+        case 'f':  *d++ = '\f'; break;
+        case 'n':  *d++ = '\n'; break;
+        case 'r':  *d++ = '\r'; break;
+        case 't':  *d++ = '\t'; break;
+
+        case 'u':
+            if (last - p < 5) {
+                return NGX_DECLINED;
+            }
+
+            cp = 0;
+
+            for (k = 1; k <= 4; k++) {
+                cp <<= 4;
+
+                if (p[k] >= '0' && p[k] <= '9') {
+                    cp |= p[k] - '0';
+
+                } else if ((p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'f') {
+                    cp |= (p[k] | 0x20) - 'a' + 10;
+
+                } else {
+                    return NGX_DECLINED;
+                }
+            }
+
+            p += 4;
+
+            if (cp >= 0xd800 && cp <= 0xdbff && last - p >= 7
+                && p[1] == '\\' && p[2] == 'u')
+            {
+                lo = 0;
+
+                for (k = 3; k <= 6; k++) {
+                    lo <<= 4;
+
+                    if (p[k] >= '0' && p[k] <= '9') {
+                        lo |= p[k] - '0';
+
+                    } else if ((p[k] | 0x20) >= 'a' && (p[k] | 0x20) <= 'f') {
+                        lo |= (p[k] | 0x20) - 'a' + 10;
+
+                    } else {
+                        return NGX_DECLINED;
+                    }
+                }
+
+                if (lo >= 0xdc00 && lo <= 0xdfff) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    p += 6;
+                }
+            }
+
+            if (cp >= 0xd800 && cp <= 0xdfff) {
+                cp = 0xfffd;
+            }
+
+            if (cp < 0x80) {
+                *d++ = (u_char) cp;
+
+            } else if (cp < 0x800) {
+                *d++ = (u_char) (0xc0 | (cp >> 6));
+                *d++ = (u_char) (0x80 | (cp & 0x3f));
+
+            } else if (cp < 0x10000) {
+                *d++ = (u_char) (0xe0 | (cp >> 12));
+                *d++ = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+                *d++ = (u_char) (0x80 | (cp & 0x3f));
+
+            } else {
+                *d++ = (u_char) (0xf0 | (cp >> 18));
+                *d++ = (u_char) (0x80 | ((cp >> 12) & 0x3f));
+                *d++ = (u_char) (0x80 | ((cp >> 6) & 0x3f));
+                *d++ = (u_char) (0x80 | (cp & 0x3f));
+            }
+
+            break;
+
+        default:
+            return NGX_DECLINED;
+        }
+    }
+
+    out->len = d - out->data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_json_int(ngx_http_llm_json_t *js, ngx_int_t i, ngx_int_t *out)
+{
+    u_char     *p, *last;
+    ngx_int_t   n;
+
+    if (i < 0 || js->toks[i].type != JSMN_PRIMITIVE) {
+        return NGX_DECLINED;
+    }
+
+    p = js->data + js->toks[i].start;
+    last = js->data + js->toks[i].end;
+
+    /* accept "12" and "12.0"; reject anything else */
+
+    n = 0;
+
+    if (p == last || *p < '0' || *p > '9') {
+        return NGX_DECLINED;
+    }
+
+    for ( /* void */ ; p < last && *p >= '0' && *p <= '9'; p++) {
+        if (n > (NGX_MAX_INT_T_VALUE - 9) / 10) {
+            return NGX_DECLINED;
+        }
+
+        n = n * 10 + (*p - '0');
+    }
+
+    if (p < last && *p == '.') {
+        for (p++; p < last && *p == '0'; p++) { /* void */ }
+    }
+
+    if (p != last) {
+        return NGX_DECLINED;
+    }
+
+    *out = n;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_json_bool(ngx_http_llm_json_t *js, ngx_int_t i)
+{
+    if (i < 0 || js->toks[i].type != JSMN_PRIMITIVE) {
+        return -1;
+    }
+
+    switch (js->data[js->toks[i].start]) {
+    case 't':
+        return 1;
+    case 'f':
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+
+ngx_int_t
+ngx_http_llm_json_is_null(ngx_http_llm_json_t *js, ngx_int_t i)
+{
+    return i >= 0 && js->toks[i].type == JSMN_PRIMITIVE
+           && js->data[js->toks[i].start] == 'n';
+}
+
+
+size_t
+ngx_http_llm_json_escape_len(u_char *s, size_t n)
+{
+    return n + ngx_escape_json(NULL, s, n);
+}
+
+
+u_char *
+ngx_http_llm_json_escape(u_char *dst, u_char *s, size_t n)
+{
+    return (u_char *) ngx_escape_json(dst, s, n);
+}

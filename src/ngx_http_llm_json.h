@@ -1,0 +1,73 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LLM_JSON_H_INCLUDED_
+#define _NGX_HTTP_LLM_JSON_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_llm_module.h"
+
+
+#define NGX_HTTP_LLM_JSON_UNDEFINED  0
+#define NGX_HTTP_LLM_JSON_OBJECT     1
+#define NGX_HTTP_LLM_JSON_ARRAY      2
+#define NGX_HTTP_LLM_JSON_STRING     4
+#define NGX_HTTP_LLM_JSON_PRIMITIVE  8
+
+#define NGX_HTTP_LLM_JSON_MAX_DEPTH  128
+
+
+/* token: the same layout as jsmntok_t, kept opaque outside json.c */
+
+typedef struct {
+    int                 type;
+    int                 start;
+    int                 end;
+    int                 size;
+} ngx_http_llm_json_tok_t;
+
+
+typedef struct {
+    u_char                   *data;
+    size_t                    len;
+    ngx_http_llm_json_tok_t  *toks;
+    ngx_int_t                 ntoks;
+} ngx_http_llm_json_t;
+
+
+/*
+ * NGX_OK: parsed; NGX_DECLINED: not valid JSON (or too deep);
+ * NGX_ABORT: more than max_tokens tokens; NGX_ERROR: no memory.
+ */
+ngx_int_t ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
+    u_char *data, size_t len, ngx_uint_t max_tokens);
+
+ngx_int_t ngx_http_llm_json_skip(ngx_http_llm_json_t *js, ngx_int_t i);
+ngx_int_t ngx_http_llm_json_get(ngx_http_llm_json_t *js, ngx_int_t obj,
+    const char *key);
+ngx_int_t ngx_http_llm_json_index(ngx_http_llm_json_t *js, ngx_int_t arr,
+    ngx_int_t n);
+
+void ngx_http_llm_json_raw(ngx_http_llm_json_t *js, ngx_int_t i,
+    ngx_str_t *out);
+ngx_int_t ngx_http_llm_json_string(ngx_pool_t *pool,
+    ngx_http_llm_json_t *js, ngx_int_t i, ngx_str_t *out);
+ngx_int_t ngx_http_llm_json_int(ngx_http_llm_json_t *js, ngx_int_t i,
+    ngx_int_t *out);
+ngx_int_t ngx_http_llm_json_bool(ngx_http_llm_json_t *js, ngx_int_t i);
+ngx_int_t ngx_http_llm_json_is_null(ngx_http_llm_json_t *js, ngx_int_t i);
+
+#define ngx_http_llm_json_type(js, i)  ((js)->toks[i].type)
+
+/* writer helpers: escaped length / copy of a string without quotes */
+size_t ngx_http_llm_json_escape_len(u_char *s, size_t n);
+u_char *ngx_http_llm_json_escape(u_char *dst, u_char *s, size_t n);
+
+
+#endif /* _NGX_HTTP_LLM_JSON_H_INCLUDED_ */

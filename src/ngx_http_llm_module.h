@@ -1,0 +1,225 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LLM_MODULE_H_INCLUDED_
+#define _NGX_HTTP_LLM_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/*
+ * nginx version compatibility lives here and nowhere else.
+ */
+
+#if (nginx_version >= 1027002)
+#define ngx_http_llm_parse_chunked(r, b, ctx)                                 \
+    ngx_http_parse_chunked(r, b, ctx, 0)
+#else
+#define ngx_http_llm_parse_chunked(r, b, ctx)                                 \
+    ngx_http_parse_chunked(r, b, ctx)
+#endif
+
+
+/* API surfaces (inbound formats) */
+#define NGX_HTTP_LLM_SURFACE_AUTO         0
+#define NGX_HTTP_LLM_SURFACE_CHAT         1
+#define NGX_HTTP_LLM_SURFACE_EMBEDDINGS   2
+#define NGX_HTTP_LLM_SURFACE_MODELS       3
+
+
+/* vendor quirks of OpenAI-compatible providers */
+#define NGX_HTTP_LLM_Q_NO_STREAM_OPTIONS  0x0001   /* usage always sent   */
+#define NGX_HTTP_LLM_Q_FLAT_ERROR         0x0002   /* {"object":"error"}  */
+#define NGX_HTTP_LLM_Q_STRIP_NAME         0x0004   /* Groq: messages.name */
+#define NGX_HTTP_LLM_Q_NO_KEY             0x0008   /* key is optional     */
+
+
+#define NGX_HTTP_LLM_ERR_BODY_MAX         65536
+
+
+typedef struct ngx_http_llm_ctx_s            ngx_http_llm_ctx_t;
+typedef struct ngx_http_llm_provider_s       ngx_http_llm_provider_t;
+
+
+/* llm_provider: one configured provider instance */
+
+typedef struct {
+    ngx_str_t                       name;
+    const ngx_http_llm_provider_t  *type;
+    ngx_uint_t                      index;
+
+    ngx_http_upstream_srv_conf_t   *upstream;
+    ngx_str_t                       upstream_name;
+
+    ngx_str_t                       host;       /* Host header and SNI */
+    ngx_str_t                       base;       /* path prefix, "/v1"  */
+    ngx_str_t                       key;        /* secret, never logged */
+    ngx_str_t                       key_source; /* "env:NAME", for logs */
+    ngx_array_t                    *headers;    /* ngx_keyval_t */
+    ngx_str_t                       extra_headers; /* prebuilt lines */
+
+    ngx_uint_t                      quirks;
+
+    unsigned                        tls:1;
+    unsigned                        disabled:1; /* optional, no key */
+
+    u_char                         *file;
+    ngx_uint_t                      line;
+} ngx_http_llm_provider_conf_t;
+
+
+/* one target of a route: provider[:model] */
+
+typedef struct {
+    ngx_http_llm_provider_conf_t   *provider;
+    ngx_str_t                       provider_name;
+    ngx_str_t                       model;      /* empty: requested name */
+    ngx_uint_t                      weight;
+} ngx_http_llm_target_t;
+
+
+typedef struct {
+    ngx_str_t                       pattern;    /* as written */
+    ngx_regex_t                    *regex;
+    ngx_array_t                     targets;    /* ngx_http_llm_target_t */
+
+    unsigned                        is_default:1;
+
+    u_char                         *file;
+    ngx_uint_t                      line;
+} ngx_http_llm_route_t;
+
+
+typedef struct {
+    ngx_array_t                     providers;  /* provider_conf_t *    */
+    ngx_array_t                     routes;     /* ngx_http_llm_route_t */
+
+    ngx_hash_t                      exact;      /* name -> route_t *    */
+    ngx_array_t                     regexes;    /* ngx_http_llm_route_t * */
+    ngx_http_llm_route_t           *default_route;
+
+    time_t                          created;    /* for /v1/models */
+
+    ngx_uint_t                      has_tls;
+} ngx_http_llm_main_conf_t;
+
+
+typedef struct {
+    ngx_http_upstream_conf_t        upstream;
+
+    /* one copy of "upstream" per provider, each with its upstream{} */
+    ngx_http_upstream_conf_t       *per_provider;
+
+    ngx_uint_t                      surface;
+    size_t                          max_body_size;
+    size_t                          max_response_size;
+    size_t                          max_event_size;
+
+    ngx_flag_t                      enabled;
+
+#if (NGX_HTTP_SSL)
+    ngx_flag_t                      ssl_verify;
+    ngx_uint_t                      ssl_verify_depth;
+    ngx_str_t                       ssl_trusted_certificate;
+    ngx_str_t                       ssl_crl;
+    ngx_uint_t                      ssl_protocols;
+    ngx_str_t                       ssl_ciphers;
+    ngx_flag_t                      ssl_server_name;
+    ngx_flag_t                      ssl_session_reuse;
+#endif
+} ngx_http_llm_loc_conf_t;
+
+
+/* token usage, as reported by the provider */
+
+typedef struct {
+    ngx_int_t                       prompt;
+    ngx_int_t                       completion;
+    ngx_int_t                       total;
+    ngx_int_t                       cached;
+    unsigned                        known:1;
+} ngx_http_llm_usage_t;
+
+
+/* the request context */
+
+struct ngx_http_llm_ctx_s {
+    ngx_uint_t                      surface;
+
+    ngx_str_t                       body;       /* whole request body */
+    /* offsets in the body, for the passthrough rewrite */
+    ngx_int_t                       model_start; /* inside the quotes */
+    ngx_int_t                       model_end;
+    ngx_int_t                       sopts_start; /* "{" of stream_options */
+    ngx_int_t                       iu_start;    /* include_usage value */
+    ngx_int_t                       iu_end;
+
+    ngx_str_t                       model;      /* as the client asked */
+    ngx_str_t                       upstream_model;
+    ngx_http_llm_route_t           *route;
+    ngx_http_llm_target_t          *target;
+    ngx_http_llm_provider_conf_t   *provider;
+
+    /* response side */
+    ngx_uint_t                      rstate;
+    ngx_http_status_t               status;
+    ngx_http_chunked_t              chunked;
+    ngx_buf_t                      *hold;       /* held response body */
+    off_t                           rest;       /* content length left */
+    ngx_chain_t                    *out;        /* built response body */
+    ngx_chain_t                    *error_out;  /* replaces nginx's page */
+    void                           *sse;        /* ngx_http_llm_sse_t */
+
+    ngx_http_llm_usage_t            usage;
+    ngx_uint_t                      upstream_status;
+
+    ngx_msec_t                      start_msec;
+    ngx_msec_t                      first_byte_msec;
+
+    unsigned                        stream:1;
+    unsigned                        client_usage:1; /* client asked */
+    unsigned                        inject_usage:1;
+    unsigned                        own_response:1; /* we sent it */
+    unsigned                        streaming:1;    /* SSE to client */
+    unsigned                        done:1;         /* saw [DONE] */
+    unsigned                        chunked_in:1;
+    unsigned                        replace_body:1;
+};
+
+
+/* provider adapter: one const vtable per wire format */
+
+typedef ngx_int_t (*ngx_http_llm_create_request_pt)(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+typedef ngx_int_t (*ngx_http_llm_stream_event_pt)(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *name, ngx_str_t *data,
+    ngx_chain_t ***ll);
+typedef ngx_int_t (*ngx_http_llm_response_pt)(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out);
+typedef ngx_int_t (*ngx_http_llm_error_pt)(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_str_t *message,
+    ngx_str_t *type, ngx_str_t *code);
+
+
+struct ngx_http_llm_provider_s {
+    ngx_str_t                          type;
+    ngx_str_t                          default_base;
+    ngx_uint_t                         quirks;
+
+    ngx_http_llm_create_request_pt     create_request;
+    ngx_http_llm_stream_event_pt       stream_event;
+    ngx_http_llm_response_pt           response;
+    ngx_http_llm_error_pt              error;
+};
+
+
+extern ngx_module_t  ngx_http_llm_module;
+
+
+#endif /* _NGX_HTTP_LLM_MODULE_H_INCLUDED_ */

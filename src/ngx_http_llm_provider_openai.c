@@ -1,0 +1,550 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_llm_module.h"
+#include "ngx_http_llm_provider.h"
+#include "ngx_http_llm_upstream.h"
+#include "ngx_http_llm_json.h"
+
+
+/*
+ * The OpenAI-compatible adapter: the passthrough fast path.  The client's
+ * body is forwarded as it is, but for the "model" value and, on streams,
+ * "stream_options.include_usage" so that usage is always known; the
+ * usage-only chunk is removed again when the client did not ask for it.
+ */
+
+
+#define NGX_HTTP_LLM_OPENAI_MAX_TOKENS  (4 * 1024 * 1024)
+
+
+typedef struct {
+    ngx_int_t    start;
+    ngx_int_t    end;
+    ngx_str_t    text;
+} ngx_http_llm_edit_t;
+
+
+static ngx_int_t ngx_http_llm_openai_create_request(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *name, ngx_str_t *data,
+    ngx_chain_t ***ll);
+static ngx_int_t ngx_http_llm_openai_response(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out);
+static ngx_int_t ngx_http_llm_openai_error(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_str_t *message,
+    ngx_str_t *type, ngx_str_t *code);
+static void ngx_http_llm_openai_usage(ngx_http_llm_json_t *js, ngx_int_t u,
+    ngx_http_llm_usage_t *usage);
+static ngx_int_t ngx_http_llm_openai_has_usage(ngx_str_t *data);
+static ngx_chain_t *ngx_http_llm_memory_buf(ngx_http_request_t *r,
+    u_char *p, size_t n);
+
+
+const ngx_http_llm_provider_t  ngx_http_llm_provider_openai = {
+    ngx_string("openai"),
+    ngx_string("/v1"),
+    0,
+    ngx_http_llm_openai_create_request,
+    ngx_http_llm_openai_stream_event,
+    ngx_http_llm_openai_response,
+    ngx_http_llm_openai_error
+};
+
+
+static ngx_int_t
+ngx_http_llm_openai_create_request(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx)
+{
+    u_char                        *p, *q, *body;
+    size_t                         len, blen;
+    ngx_int_t                      pos;
+    ngx_str_t                      path, model;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     i, n;
+    ngx_chain_t                   *cl, **ll;
+    ngx_http_llm_edit_t            edits[2], tmp;
+    ngx_http_llm_provider_conf_t  *pc;
+
+    pc = ctx->provider;
+    body = ctx->body.data;
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        ngx_str_set(&path, "/embeddings");
+
+    } else {
+        ngx_str_set(&path, "/chat/completions");
+    }
+
+    /* the edits of the body, in order of their offsets */
+
+    n = 0;
+
+    if (ctx->upstream_model.data != ctx->model.data
+        || ctx->upstream_model.len != ctx->model.len)
+    {
+        len = ngx_http_llm_json_escape_len(ctx->upstream_model.data,
+                                           ctx->upstream_model.len);
+
+        model.data = ngx_pnalloc(r->pool, len);
+        if (model.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        model.len = ngx_http_llm_json_escape(model.data,
+                                             ctx->upstream_model.data,
+                                             ctx->upstream_model.len)
+                    - model.data;
+
+        edits[n].start = ctx->model_start;
+        edits[n].end = ctx->model_end;
+        edits[n].text = model;
+        n++;
+    }
+
+    ctx->inject_usage = 0;
+
+    if (ctx->stream && !ctx->client_usage
+        && !(pc->quirks & NGX_HTTP_LLM_Q_NO_STREAM_OPTIONS))
+    {
+        ctx->inject_usage = 1;
+
+        if (ctx->sopts_start < 0) {
+            /* right after the opening brace of the body */
+
+            p = ngx_strlchr(body, body + ctx->body.len, '{');
+            pos = p - body + 1;
+
+            for (q = p + 1; q < body + ctx->body.len; q++) {
+                if (*q != ' ' && *q != '\t' && *q != CR && *q != LF) {
+                    break;
+                }
+            }
+
+            edits[n].start = pos;
+            edits[n].end = pos;
+
+            if (*q == '}') {
+                ngx_str_set(&edits[n].text,
+                            "\"stream_options\":{\"include_usage\":true}");
+
+            } else {
+                ngx_str_set(&edits[n].text,
+                            "\"stream_options\":{\"include_usage\":true},");
+            }
+
+        } else if (ctx->iu_start < 0) {
+            pos = ctx->sopts_start + 1;
+
+            for (q = body + pos; q < body + ctx->body.len; q++) {
+                if (*q != ' ' && *q != '\t' && *q != CR && *q != LF) {
+                    break;
+                }
+            }
+
+            edits[n].start = pos;
+            edits[n].end = pos;
+
+            if (*q == '}') {
+                ngx_str_set(&edits[n].text, "\"include_usage\":true");
+
+            } else {
+                ngx_str_set(&edits[n].text, "\"include_usage\":true,");
+            }
+
+        } else {
+            edits[n].start = ctx->iu_start;
+            edits[n].end = ctx->iu_end;
+            ngx_str_set(&edits[n].text, "true");
+        }
+
+        n++;
+    }
+
+    if (n == 2 && edits[1].start < edits[0].start) {
+        tmp = edits[0];
+        edits[0] = edits[1];
+        edits[1] = tmp;
+    }
+
+    blen = ctx->body.len;
+
+    for (i = 0; i < n; i++) {
+        blen += edits[i].text.len - (edits[i].end - edits[i].start);
+    }
+
+    /* the request line and headers */
+
+    len = sizeof("POST ") - 1 + pc->base.len + path.len
+          + sizeof(" HTTP/1.1" CRLF) - 1
+          + sizeof("Host: " CRLF) - 1 + pc->host.len
+          + sizeof("Content-Type: application/json" CRLF) - 1
+          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
+          + sizeof("Accept: text/event-stream" CRLF) - 1
+          + sizeof("Accept-Encoding: identity" CRLF) - 1
+          + pc->extra_headers.len
+          + sizeof(CRLF) - 1;
+
+    if (pc->key.len) {
+        len += sizeof("Authorization: Bearer " CRLF) - 1 + pc->key.len;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = b->last;
+
+    p = ngx_cpymem(p, "POST ", sizeof("POST ") - 1);
+    p = ngx_cpymem(p, pc->base.data, pc->base.len);
+    p = ngx_cpymem(p, path.data, path.len);
+    p = ngx_cpymem(p, " HTTP/1.1" CRLF "Host: ",
+                   sizeof(" HTTP/1.1" CRLF "Host: ") - 1);
+    p = ngx_cpymem(p, pc->host.data, pc->host.len);
+    p = ngx_sprintf(p, CRLF "Content-Type: application/json" CRLF
+                    "Content-Length: %uz" CRLF, blen);
+
+    if (ctx->stream) {
+        p = ngx_cpymem(p, "Accept: text/event-stream" CRLF,
+                       sizeof("Accept: text/event-stream" CRLF) - 1);
+
+    } else {
+        p = ngx_cpymem(p, "Accept: application/json" CRLF,
+                       sizeof("Accept: application/json" CRLF) - 1);
+    }
+
+    p = ngx_cpymem(p, "Accept-Encoding: identity" CRLF,
+                   sizeof("Accept-Encoding: identity" CRLF) - 1);
+
+    if (pc->key.len) {
+        p = ngx_cpymem(p, "Authorization: Bearer ",
+                       sizeof("Authorization: Bearer ") - 1);
+        p = ngx_cpymem(p, pc->key.data, pc->key.len);
+        *p++ = CR; *p++ = LF;
+    }
+
+    p = ngx_cpymem(p, pc->extra_headers.data, pc->extra_headers.len);
+    *p++ = CR; *p++ = LF;
+
+    b->last = p;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    r->upstream->request_bufs = cl;
+    ll = &cl->next;
+
+    /* the body: slices of the client's body around the edits */
+
+    pos = 0;
+
+    for (i = 0; i <= n; i++) {
+
+        len = (i < n ? edits[i].start : (ngx_int_t) ctx->body.len) - pos;
+
+        if (len) {
+            cl = ngx_http_llm_memory_buf(r, body + pos, len);
+            if (cl == NULL) {
+                return NGX_ERROR;
+            }
+
+            *ll = cl;
+            ll = &cl->next;
+        }
+
+        if (i == n) {
+            break;
+        }
+
+        cl = ngx_http_llm_memory_buf(r, edits[i].text.data,
+                                     edits[i].text.len);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ll = cl;
+        ll = &cl->next;
+
+        pos = edits[i].end;
+    }
+
+    *ll = NULL;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm openai request: %V%V, %uz body bytes, "
+                   "%ui edits", &pc->base, &path, blen, n);
+
+    return NGX_OK;
+}
+
+
+static ngx_chain_t *
+ngx_http_llm_memory_buf(ngx_http_request_t *r, u_char *p, size_t n)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    /* start == pos: the upstream rewinds to start on a retry */
+
+    b->start = p;
+    b->pos = p;
+    b->last = p + n;
+    b->end = p + n;
+    b->memory = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
+/*
+ * "usage": {...} somewhere in the event, not "usage": null
+ */
+
+static ngx_int_t
+ngx_http_llm_openai_has_usage(ngx_str_t *data)
+{
+    u_char  *p, *last;
+
+    p = data->data;
+    last = data->data + data->len;
+
+    for ( ;; ) {
+        p = ngx_strlcasestrn(p, last, (u_char *) "\"usage\"", 7 - 1);
+
+        if (p == NULL) {
+            return 0;
+        }
+
+        for (p += 7; p < last; p++) {
+            if (*p != ' ' && *p != ':' && *p != '\t' && *p != CR
+                && *p != LF)
+            {
+                break;
+            }
+        }
+
+        if (p < last && *p == '{') {
+            return 1;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *name, ngx_str_t *data,
+    ngx_chain_t ***ll)
+{
+    ngx_int_t            rc, u, ch, empty;
+    ngx_http_llm_json_t  js;
+
+    if (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0) {
+        ctx->done = 1;
+        return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);
+    }
+
+    if (data->len == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_openai_has_usage(data)) {
+
+        rc = ngx_http_llm_json_parse(r->pool, &js, data->data, data->len,
+                                     NGX_HTTP_LLM_OPENAI_MAX_TOKENS);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            u = ngx_http_llm_json_get(&js, 0, "usage");
+            ngx_http_llm_openai_usage(&js, u, &ctx->usage);
+
+            ch = ngx_http_llm_json_get(&js, 0, "choices");
+
+            empty = (ch >= 0
+                     && ngx_http_llm_json_type(&js, ch)
+                        == NGX_HTTP_LLM_JSON_ARRAY
+                     && js.toks[ch].size == 0);
+
+            ngx_pfree(r->pool, js.toks);
+
+            /* the usage-only chunk that we asked for, not the client */
+
+            if (empty && ctx->inject_usage && !ctx->client_usage) {
+                return NGX_OK;
+            }
+        }
+    }
+
+    return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);
+}
+
+
+static ngx_int_t
+ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *body, ngx_chain_t **out)
+{
+    ngx_int_t            rc, u;
+    ngx_http_llm_json_t  js;
+
+    rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
+                                 NGX_HTTP_LLM_OPENAI_MAX_TOKENS);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_llm_json_type(&js, 0) != NGX_HTTP_LLM_JSON_OBJECT)
+    {
+        return NGX_DECLINED;
+    }
+
+    u = ngx_http_llm_json_get(&js, 0, "usage");
+    ngx_http_llm_openai_usage(&js, u, &ctx->usage);
+
+    ngx_pfree(r->pool, js.toks);
+
+    *out = ngx_http_llm_memory_buf(r, body->data, body->len);
+    if (*out == NULL) {
+        return NGX_ERROR;
+    }
+
+    (*out)->buf->tag = r->upstream->output.tag;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_openai_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *body, ngx_str_t *message, ngx_str_t *type, ngx_str_t *code)
+{
+    ngx_int_t            rc, e, m, t, c;
+    ngx_http_llm_json_t  js;
+
+    if (body->len == 0) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len, 65536);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_llm_json_type(&js, 0) != NGX_HTTP_LLM_JSON_OBJECT)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* {"error":{...}} (OpenAI, vLLM >= 0.10.1), {"error":"..."} */
+
+    e = ngx_http_llm_json_get(&js, 0, "error");
+
+    if (e >= 0 && ngx_http_llm_json_type(&js, e) == NGX_HTTP_LLM_JSON_STRING) {
+        return ngx_http_llm_json_string(r->pool, &js, e, message) == NGX_OK
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    if (e < 0) {
+        /* flat: Mistral, old vLLM; FastAPI's {"detail": "..."} */
+
+        e = 0;
+
+        if (ngx_http_llm_json_get(&js, 0, "message") < 0) {
+            m = ngx_http_llm_json_get(&js, 0, "detail");
+
+            if (m >= 0
+                && ngx_http_llm_json_type(&js, m) == NGX_HTTP_LLM_JSON_STRING)
+            {
+                return ngx_http_llm_json_string(r->pool, &js, m, message)
+                       == NGX_OK ? NGX_OK : NGX_DECLINED;
+            }
+
+            return NGX_DECLINED;
+        }
+    }
+
+    m = ngx_http_llm_json_get(&js, e, "message");
+    t = ngx_http_llm_json_get(&js, e, "type");
+    c = ngx_http_llm_json_get(&js, e, "code");
+
+    if (m < 0
+        || ngx_http_llm_json_string(r->pool, &js, m, message) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (t >= 0) {
+        (void) ngx_http_llm_json_string(r->pool, &js, t, type);
+    }
+
+    if (c >= 0) {
+        if (ngx_http_llm_json_type(&js, c) == NGX_HTTP_LLM_JSON_STRING) {
+            (void) ngx_http_llm_json_string(r->pool, &js, c, code);
+
+        } else if (!ngx_http_llm_json_is_null(&js, c)) {
+            ngx_http_llm_json_raw(&js, c, code);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_openai_usage(ngx_http_llm_json_t *js, ngx_int_t u,
+    ngx_http_llm_usage_t *usage)
+{
+    ngx_int_t  v, d;
+
+    if (u < 0 || ngx_http_llm_json_type(js, u) != NGX_HTTP_LLM_JSON_OBJECT) {
+        return;
+    }
+
+    v = ngx_http_llm_json_get(js, u, "prompt_tokens");
+
+    if (ngx_http_llm_json_int(js, v, &usage->prompt) == NGX_OK) {
+        usage->known = 1;
+    }
+
+    v = ngx_http_llm_json_get(js, u, "completion_tokens");
+    (void) ngx_http_llm_json_int(js, v, &usage->completion);
+
+    v = ngx_http_llm_json_get(js, u, "total_tokens");
+
+    if (ngx_http_llm_json_int(js, v, &usage->total) != NGX_OK) {
+        usage->total = usage->prompt + usage->completion;
+    }
+
+    d = ngx_http_llm_json_get(js, u, "prompt_tokens_details");
+    v = ngx_http_llm_json_get(js, d, "cached_tokens");
+    (void) ngx_http_llm_json_int(js, v, &usage->cached);
+}

@@ -1,0 +1,982 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_llm_module.h"
+#include "ngx_http_llm_upstream.h"
+#include "ngx_http_llm_provider.h"
+#include "ngx_http_llm_error.h"
+#include "ngx_http_llm_json.h"
+#include "ngx_http_llm_sse.h"
+
+
+/* response parsing states, ctx->rstate */
+#define NGX_HTTP_LLM_RS_STATUS   0
+#define NGX_HTTP_LLM_RS_HEADERS  1
+#define NGX_HTTP_LLM_RS_BODY     2
+
+
+static ngx_int_t ngx_http_llm_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_reinit_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_process_headers(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_hold_body(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_hold_append(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *p, size_t n);
+static ngx_int_t ngx_http_llm_finish_held(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_map_error(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body);
+static ngx_int_t ngx_http_llm_input_filter_init(void *data);
+static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
+static ngx_int_t ngx_http_llm_feed_sse(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *p, u_char *last, ngx_chain_t ***ll);
+static void ngx_http_llm_abort_request(ngx_http_request_t *r);
+static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r,
+    const char *key, ngx_str_t *value);
+
+
+/* upstream response headers passed on to the client */
+
+static ngx_str_t  ngx_http_llm_pass_headers[] = {
+    ngx_string("x-request-id"),
+    ngx_string("openai-processing-ms"),
+    ngx_string("retry-after"),
+    ngx_null_string
+};
+
+
+void
+ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    u = r->upstream;
+
+    u->conf = &llcf->per_provider[ctx->provider->index];
+
+#if (NGX_HTTP_SSL)
+    u->ssl = ctx->provider->tls;
+#endif
+
+    if (ctx->provider->tls) {
+        ngx_str_set(&u->schema, "https://");
+
+    } else {
+        ngx_str_set(&u->schema, "http://");
+    }
+
+    u->output.tag = (ngx_buf_tag_t) &ngx_http_llm_module;
+
+    u->create_request = ngx_http_llm_create_request;
+    u->reinit_request = ngx_http_llm_reinit_request;
+    u->process_header = ngx_http_llm_process_header;
+    u->abort_request = ngx_http_llm_abort_request;
+    u->finalize_request = ngx_http_llm_finalize_request;
+
+    u->buffering = 0;
+
+    u->input_filter_init = ngx_http_llm_input_filter_init;
+    u->input_filter = ngx_http_llm_input_filter;
+    u->input_filter_ctx = r;
+
+    ctx->start_msec = ngx_current_msec;
+
+    ngx_http_upstream_init(r);
+}
+
+
+static ngx_int_t
+ngx_http_llm_create_request(ngx_http_request_t *r)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    return ctx->provider->type->create_request(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_llm_reinit_request(ngx_http_request_t *r)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    ctx->rstate = NGX_HTTP_LLM_RS_STATUS;
+    ctx->status.code = 0;
+    ctx->status.count = 0;
+    ctx->status.start = NULL;
+    ctx->status.end = NULL;
+    ctx->hold = NULL;
+    ctx->out = NULL;
+    ctx->chunked_in = 0;
+    ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
+    ngx_memzero(&ctx->usage, sizeof(ngx_http_llm_usage_t));
+
+    r->upstream->process_header = ngx_http_llm_process_header;
+    r->state = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_process_header(ngx_http_request_t *r)
+{
+    size_t                 len;
+    ngx_int_t              rc;
+    ngx_http_upstream_t   *u;
+    ngx_http_llm_ctx_t    *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+    u = r->upstream;
+
+    if (ctx->rstate == NGX_HTTP_LLM_RS_STATUS) {
+
+        rc = ngx_http_parse_status_line(r, &u->buffer, &ctx->status);
+
+        if (rc == NGX_AGAIN) {
+            return rc;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upstream sent no valid HTTP/1.0 header");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        if (u->state && u->state->status == 0) {
+            u->state->status = ctx->status.code;
+        }
+
+        u->headers_in.status_n = ctx->status.code;
+        ctx->upstream_status = ctx->status.code;
+
+        len = ctx->status.end - ctx->status.start;
+        u->headers_in.status_line.len = len;
+        u->headers_in.status_line.data = ngx_pnalloc(r->pool, len);
+        if (u->headers_in.status_line.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(u->headers_in.status_line.data, ctx->status.start, len);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "http llm status %ui \"%V\"",
+                       u->headers_in.status_n, &u->headers_in.status_line);
+
+        if (ctx->status.http_version < NGX_HTTP_VERSION_11) {
+            u->headers_in.connection_close = 1;
+        }
+
+        ctx->rstate = NGX_HTTP_LLM_RS_HEADERS;
+    }
+
+    if (ctx->rstate == NGX_HTTP_LLM_RS_HEADERS) {
+        rc = ngx_http_llm_process_headers(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (ctx->first_byte_msec == 0) {
+            ctx->first_byte_msec = ngx_current_msec;
+        }
+
+        /* a successful stream goes to the client event by event */
+
+        if (ctx->stream
+            && u->headers_in.status_n >= 200 && u->headers_in.status_n < 300
+            && u->headers_in.content_type
+            && ngx_strlcasestrn(u->headers_in.content_type->value.data,
+                                u->headers_in.content_type->value.data
+                                + u->headers_in.content_type->value.len,
+                                (u_char *) "text/event-stream", 17 - 1))
+        {
+            ctx->streaming = 1;
+
+            u->headers_in.status_n = NGX_HTTP_OK;
+            u->headers_in.content_length_n = -1;
+            ngx_str_set(&u->headers_in.status_line, "200 OK");
+
+            ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+            r->headers_out.content_type_len =
+                                        r->headers_out.content_type.len;
+
+            if (ngx_http_llm_add_header(r, "Cache-Control",
+                                        &(ngx_str_t) ngx_string("no-cache"))
+                != NGX_OK
+                || ngx_http_llm_add_header(r, "X-Accel-Buffering",
+                                           &(ngx_str_t) ngx_string("no"))
+                   != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            goto done;
+        }
+
+        /* everything else is held whole, then translated */
+
+        ctx->rstate = NGX_HTTP_LLM_RS_BODY;
+        ctx->rest = u->headers_in.content_length_n;
+        ctx->chunked_in = u->headers_in.chunked;
+
+        if (!ctx->chunked_in && ctx->rest == -1) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upstream sent a response without length");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+    }
+
+    rc = ngx_http_llm_hold_body(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_llm_finish_held(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+done:
+
+    if (ngx_http_llm_add_header(r, "X-LLM-Provider", &ctx->provider->name)
+        != NGX_OK
+        || ngx_http_llm_add_header(r, "X-LLM-Model", &ctx->upstream_model)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_process_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t                       rc;
+    ngx_str_t                      *ph;
+    ngx_table_elt_t                *h;
+    ngx_http_upstream_t            *u;
+    ngx_http_upstream_header_t     *hh;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
+    u = r->upstream;
+
+    for ( ;; ) {
+
+        rc = ngx_http_parse_header_line(r, &u->buffer, 1);
+
+        if (rc == NGX_OK) {
+
+            /*
+             * only the headers listed in ngx_http_llm_pass_headers reach
+             * the client; the rest are parsed for framing and dropped
+             */
+
+            for (ph = ngx_http_llm_pass_headers; ph->len; ph++) {
+                if ((size_t) (r->header_name_end - r->header_name_start)
+                    == ph->len
+                    && ngx_strncasecmp(r->header_name_start, ph->data,
+                                       ph->len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (ph->len) {
+                h = ngx_list_push(&u->headers_in.headers);
+
+            } else {
+                h = ngx_palloc(r->pool, sizeof(ngx_table_elt_t));
+            }
+
+            if (h == NULL) {
+                return NGX_ERROR;
+            }
+
+            h->hash = r->header_hash;
+
+            h->key.len = r->header_name_end - r->header_name_start;
+            h->value.len = r->header_end - r->header_start;
+
+            h->key.data = ngx_pnalloc(r->pool,
+                               h->key.len + 1 + h->value.len + 1 + h->key.len);
+            if (h->key.data == NULL) {
+                h->hash = 0;
+                return NGX_ERROR;
+            }
+
+            h->value.data = h->key.data + h->key.len + 1;
+            h->lowcase_key = h->key.data + h->key.len + 1 + h->value.len + 1;
+
+            ngx_memcpy(h->key.data, r->header_name_start, h->key.len);
+            h->key.data[h->key.len] = '\0';
+            ngx_memcpy(h->value.data, r->header_start, h->value.len);
+            h->value.data[h->value.len] = '\0';
+
+            if (h->key.len == r->lowcase_index) {
+                ngx_memcpy(h->lowcase_key, r->lowcase_header, h->key.len);
+
+            } else {
+                ngx_strlow(h->lowcase_key, h->key.data, h->key.len);
+            }
+
+            hh = ngx_hash_find(&umcf->headers_in_hash, h->hash,
+                               h->lowcase_key, h->key.len);
+
+            if (hh && hh->handler(r, h, hh->offset) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (rc == NGX_HTTP_PARSE_HEADER_DONE) {
+
+            if (u->headers_in.chunked) {
+                u->headers_in.content_length_n = -1;
+            }
+
+            if (u->headers_in.content_encoding
+                && !(u->headers_in.content_encoding->value.len == 8
+                     && ngx_strncasecmp(
+                            u->headers_in.content_encoding->value.data,
+                            (u_char *) "identity", 8) == 0))
+            {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "upstream sent a compressed response "
+                              "(\"%V\") though identity was requested",
+                              &u->headers_in.content_encoding->value);
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
+            return NGX_OK;
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        /* rc == NGX_HTTP_PARSE_INVALID_HEADER */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upstream sent invalid header");
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+}
+
+
+/*
+ * Moves the response body out of u->buffer into ctx->hold, decoding
+ * chunked framing, so that u->buffer can take more; NGX_AGAIN until the
+ * whole body is there.
+ */
+
+static ngx_int_t
+ngx_http_llm_hold_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    size_t                n;
+    ngx_int_t             rc;
+    ngx_buf_t            *buf;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+    buf = &u->buffer;
+
+    if (!ctx->chunked_in) {
+
+        n = ngx_min((off_t) (buf->last - buf->pos), ctx->rest);
+
+        if (ngx_http_llm_hold_append(r, ctx, buf->pos, n) != NGX_OK) {
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        ctx->rest -= n;
+        buf->pos += n;
+
+        if (buf->pos != buf->last && ctx->rest == 0) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "upstream sent more data than specified in "
+                          "\"Content-Length\" header");
+            u->headers_in.connection_close = 1;
+        }
+
+        buf->pos = buf->start;
+        buf->last = buf->start;
+
+        if (ctx->rest > 0) {
+            return NGX_AGAIN;
+        }
+
+        u->keepalive = !u->headers_in.connection_close;
+
+        return NGX_OK;
+    }
+
+    for ( ;; ) {
+
+        rc = ngx_http_llm_parse_chunked(r, buf, &ctx->chunked);
+
+        if (rc == NGX_OK) {
+            n = ngx_min((off_t) (buf->last - buf->pos), ctx->chunked.size);
+
+            if (ngx_http_llm_hold_append(r, ctx, buf->pos, n) != NGX_OK) {
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
+            buf->pos += n;
+            ctx->chunked.size -= n;
+            continue;
+        }
+
+        if (rc == NGX_DONE) {
+            u->keepalive = !u->headers_in.connection_close;
+
+            if (buf->pos != buf->last) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "upstream sent data after final chunk");
+                u->keepalive = 0;
+            }
+
+            buf->pos = buf->start;
+            buf->last = buf->start;
+
+            return NGX_OK;
+        }
+
+        if (rc == NGX_AGAIN) {
+
+            /*
+             * the chunked parser consumed everything it has seen (its
+             * state is kept in ctx->chunked), so the buffer restarts
+             */
+
+            buf->pos = buf->start;
+            buf->last = buf->start;
+
+            return NGX_AGAIN;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upstream sent invalid chunked response");
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_hold_append(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *p, size_t n)
+{
+    size_t                    size, need;
+    ngx_buf_t                *b;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    b = ctx->hold;
+
+    need = (b ? (size_t) (b->last - b->pos) : 0) + n;
+
+    if (need > llcf->max_response_size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upstream sent too large response: more than %uz "
+                      "bytes (llm_max_response_size)",
+                      llcf->max_response_size);
+        return NGX_ERROR;
+    }
+
+    if (b == NULL || (size_t) (b->end - b->last) < n) {
+
+        size = b ? (size_t) (b->end - b->start) * 2 : 0;
+
+        if (size < need) {
+            size = need;
+        }
+
+        if (b == NULL && r->upstream->headers_in.content_length_n > 0
+            && size < (size_t) r->upstream->headers_in.content_length_n)
+        {
+            size = (size_t) r->upstream->headers_in.content_length_n;
+        }
+
+        if (size < 4096) {
+            size = 4096;
+        }
+
+        if (size > llcf->max_response_size) {
+            size = llcf->max_response_size;
+        }
+
+        b = ngx_create_temp_buf(r->pool, size);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->hold) {
+            b->last = ngx_cpymem(b->last, ctx->hold->pos,
+                                 ctx->hold->last - ctx->hold->pos);
+            ngx_pfree(r->pool, ctx->hold->start);
+        }
+
+        ctx->hold = b;
+    }
+
+    if (n) {
+        b->last = ngx_cpymem(b->last, p, n);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    off_t                 len;
+    ngx_int_t             rc;
+    ngx_str_t             body;
+    ngx_chain_t          *cl;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (ctx->hold) {
+        body.data = ctx->hold->pos;
+        body.len = ctx->hold->last - ctx->hold->pos;
+
+    } else {
+        ngx_str_null(&body);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm held response %ui, %uz bytes",
+                   u->headers_in.status_n, body.len);
+
+    if (u->headers_in.status_n >= 200 && u->headers_in.status_n < 300
+        && !ctx->stream)
+    {
+        rc = ctx->provider->type->response(r, ctx, &body, &ctx->out);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upstream sent invalid JSON in a %ui response",
+                          u->headers_in.status_n);
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        u->headers_in.status_n = NGX_HTTP_OK;
+        ngx_str_set(&u->headers_in.status_line, "200 OK");
+
+    } else {
+        rc = ngx_http_llm_map_error(r, ctx, &body);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    len = 0;
+
+    for (cl = ctx->out; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    u->headers_in.content_length_n = len;
+    u->headers_in.chunked = 0;
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    ctx->own_response = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *body)
+{
+    ngx_int_t             rc;
+    ngx_str_t             message, type, code;
+    ngx_uint_t            status;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+    status = u->headers_in.status_n;
+
+    ngx_str_null(&message);
+    ngx_str_null(&type);
+    ngx_str_null(&code);
+
+    if (status >= 200 && status < 300) {
+
+        /* a stream was asked for and a JSON body came back */
+
+        rc = ctx->provider->type->error(r, ctx, body, &message, &type,
+                                        &code);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upstream answered a stream request with a "
+                          "non-stream response");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        status = NGX_HTTP_BAD_GATEWAY;
+
+    } else {
+        rc = ctx->provider->type->error(r, ctx, body, &message, &type,
+                                        &code);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm provider \"%V\" answered %ui",
+                  &ctx->provider->name, ctx->upstream_status);
+
+    switch (status) {
+
+    case NGX_HTTP_UNAUTHORIZED:
+    case NGX_HTTP_FORBIDDEN:
+
+        /*
+         * the provider rejected the gateway's own credentials: that is
+         * not the client's fault, and the message may quote the key
+         */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm provider \"%V\" rejected the configured key "
+                      "(status %ui)", &ctx->provider->name, status);
+
+        status = NGX_HTTP_BAD_GATEWAY;
+        ngx_str_set(&message, "The model provider rejected the gateway's "
+                              "credentials.");
+        ngx_str_set(&type, "api_error");
+        ngx_str_set(&code, "upstream_auth_error");
+        break;
+
+    case 529:
+        status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        break;
+
+    default:
+        if (status < 400 || status > 599) {
+            status = NGX_HTTP_BAD_GATEWAY;
+        }
+    }
+
+    if (message.len == 0) {
+        ngx_str_set(&message, "The model provider returned an error.");
+    }
+
+    if (type.len == 0) {
+        if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
+            ngx_str_set(&type, "rate_limit_error");
+
+        } else if (status >= 500) {
+            ngx_str_set(&type, "api_error");
+
+        } else {
+            ngx_str_set(&type, "invalid_request_error");
+        }
+    }
+
+    ctx->out = ngx_http_llm_error_body(r, &message, &type, &code, NULL);
+    if (ctx->out == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->out->buf->last_buf = 0;
+    ctx->out->buf->last_in_chain = 0;
+    ctx->out->buf->tag = u->output.tag;
+
+    u->headers_in.status_n = status;
+    u->headers_in.status_line.len = 0;
+    u->headers_in.status_line.data = NULL;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_input_filter_init(void *data)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_sse_t       *sse;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    if (!ctx->streaming) {
+
+        /* the held and translated body goes out at once */
+
+        u->out_bufs = ctx->out;
+        ctx->out = NULL;
+        u->length = 0;
+
+        return NGX_OK;
+    }
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    if (ctx->sse == NULL) {
+        ctx->sse = ngx_palloc(r->pool, sizeof(ngx_http_llm_sse_t));
+        if (ctx->sse == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    sse = ctx->sse;
+    ngx_http_llm_sse_init(sse, r->pool, r->connection->log,
+                          llcf->max_event_size);
+
+    if (u->headers_in.chunked) {
+        ctx->chunked_in = 1;
+        u->length = 1;
+
+    } else if (u->headers_in.content_length_n >= 0) {
+        /* the value was cleared for the client; see process_header */
+        u->length = -1;
+
+    } else {
+        u->length = -1;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_input_filter(void *data, ssize_t bytes)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_int_t             rc;
+    ngx_buf_t            *buf;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
+    ngx_http_llm_ctx_t   *ctx;
+    u_char               *p;
+    size_t                n;
+
+    u = r->upstream;
+    buf = &u->buffer;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    buf->pos = buf->last;
+    buf->last += bytes;
+
+    for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+        ll = &cl->next;
+    }
+
+    if (!ctx->chunked_in) {
+        rc = ngx_http_llm_feed_sse(r, ctx, buf->pos, buf->last, &ll);
+        buf->pos = buf->last;
+        return rc;
+    }
+
+    for ( ;; ) {
+
+        rc = ngx_http_llm_parse_chunked(r, buf, &ctx->chunked);
+
+        if (rc == NGX_OK) {
+            p = buf->pos;
+            n = ngx_min((off_t) (buf->last - buf->pos), ctx->chunked.size);
+
+            buf->pos += n;
+            ctx->chunked.size -= n;
+
+            if (ngx_http_llm_feed_sse(r, ctx, p, p + n, &ll) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (rc == NGX_DONE) {
+            u->keepalive = !u->headers_in.connection_close;
+            u->length = 0;
+
+            if (buf->pos != buf->last) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "upstream sent data after final chunk");
+                u->keepalive = 0;
+            }
+
+            break;
+        }
+
+        if (rc == NGX_AGAIN) {
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upstream sent invalid chunked response");
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *p, u_char *last, ngx_chain_t ***ll)
+{
+    ngx_int_t            rc;
+    ngx_str_t            name, data;
+    ngx_http_llm_sse_t  *sse;
+
+    sse = ctx->sse;
+
+    while (p < last) {
+
+        rc = ngx_http_llm_sse_parse(sse, &p, last);
+
+        if (rc == NGX_AGAIN) {
+            break;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        name.data = sse->name;
+        name.len = sse->has_event ? sse->name_len : 0;
+        data.data = sse->data;
+        data.len = sse->len;
+
+        rc = ctx->provider->type->stream_event(r, ctx, &name, &data, ll);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
+    u_char *data, size_t len, ngx_chain_t ***ll)
+{
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    size = sizeof("data: \n\n") - 1 + len;
+
+    if (name && name->len) {
+        size += sizeof("event: \n") - 1 + name->len;
+    }
+
+    cl = ngx_http_llm_get_buf(r, size);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b = cl->buf;
+
+    if (name && name->len) {
+        b->last = ngx_cpymem(b->last, "event: ", sizeof("event: ") - 1);
+        b->last = ngx_cpymem(b->last, name->data, name->len);
+        *b->last++ = LF;
+    }
+
+    b->last = ngx_cpymem(b->last, "data: ", sizeof("data: ") - 1);
+    b->last = ngx_cpymem(b->last, data, len);
+    *b->last++ = LF;
+    *b->last++ = LF;
+
+    b->flush = 1;
+
+    **ll = cl;
+    *ll = &cl->next;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_abort_request(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "abort http llm request");
+}
+
+
+static void
+ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "finalize http llm request: %i", rc);
+}
+
+
+static ngx_int_t
+ngx_http_llm_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
