@@ -47,15 +47,30 @@ my $Compat = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/compat');
 
 # Runs a generated test file; returns its TAP output (stdout and stderr)
 # and exit status.
+# Extra files (relative to the directory the test runs in) and environment
+# values may use %DIR% for that directory.
 sub run_meta {
-    my ($file, $src, %env) = @_;
+    my ($file, $src, $env, $files) = @_;
 
     my $dir = File::Temp::tempdir(CLEANUP => 1);
     mkdir "$dir/t";
 
-    open my $out, '>', "$dir/t/$file" or die "$dir/t/$file: $!";
-    print $out $src;
-    close $out;
+    my %files = (%{ $files || {} }, "t/$file" => $src);
+
+    for my $f (sort keys %files) {
+        my $path = "$dir/$f";
+        if ($path =~ m{^(.*)/[^/]+$} && !-d $1) {
+            mkdir $1 or die "mkdir $1: $!";
+        }
+
+        open my $out, '>', $path or die "$path: $!";
+        print $out $files{$f};
+        close $out;
+        chmod 0755, $path if $f =~ m{^bin/};
+    }
+
+    my %env = %{ $env || {} };
+    s/%DIR%/$dir/g for values %env;
 
     my $port = Test::Nginx::Util::gen_rand_port(1000, { 1984 => 1 });
 
@@ -76,7 +91,7 @@ sub run_meta {
 
         open STDOUT, '>', "$dir/out" or POSIX::_exit(1);
         open STDERR, '>&', \*STDOUT or POSIX::_exit(1);
-        exec($^X, "-I$Compat", "t/$file") or POSIX::_exit(127);
+        exec($^X, "-I$Compat", '-I.', "t/$file") or POSIX::_exit(127);
     }
 
     waitpid($pid, 0);
@@ -87,7 +102,7 @@ sub run_meta {
     my $tap = <$in>;
     close $in;
 
-    return ($tap, $status);
+    return ($tap, $status, $dir);
 }
 
 sub tap_has {
@@ -381,7 +396,7 @@ Test::More::isnt($status, 0, 'failing file exits non-zero');
 
 # 2. [alert] fails under TEST_NGINX_FAIL_ON_ALERT.
 
-($tap) = run_meta('alert.t', <<'_EOT_', TEST_NGINX_FAIL_ON_ALERT => 1);
+($tap) = run_meta('alert.t', <<'_EOT_', { TEST_NGINX_FAIL_ON_ALERT => 1 });
 use Test::Nginx::Socket 'no_plan';
 run_tests();
 __DATA__
@@ -515,6 +530,89 @@ _EOT_
 tap_has($tap, qr/^Bail out!.*No environment TEST_NGINX_NO_SUCH_VARIABLE defined/m,
         'undefined $TEST_NGINX_* variable bails out');
 
+
+# 6. Subclassing with -Base and a shared block preprocessor.
+
+($tap, $status) = run_meta('sub.t', <<'_EOT_', undef, { 't/MyTester.pm' => <<'_EOM_' });
+use t::MyTester 'no_plan';
+run_tests();
+__DATA__
+
+=== TEST 1: default config from the subclass
+--- request
+GET /t?a=3
+--- response_body
+3
+_EOT_
+package t::MyTester;
+
+use Test::Nginx::Socket -Base;
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->config) {
+        $block->set_value('config', '    location = /t { echo $arg_a; }');
+    }
+});
+
+1;
+_EOM_
+
+tap_has($tap, qr/^ok \d+ - t\/sub\.t TEST 1: default config from the subclass - response_body/m,
+        '-Base subclass with a block preprocessor');
+Test::More::is($status, 0, '-Base subclass file passes') or Test::More::diag($tap);
+
+# 7. TEST_NGINX_USE_VALGRIND: the command line and the report parsing, with
+# a stand-in valgrind that reports one error and runs nginx.
+
+my $fake_valgrind = <<'_EOS_';
+#!/bin/sh
+echo "$@" >> "$FAKE_VALGRIND_LOG"
+while [ $# -gt 0 ]; do
+    case "$1" in -*) shift ;; *) break ;; esac
+done
+echo "==4242== Invalid read of size 4" >&2
+echo "==4242==    at 0x0: fake (fake.c:1)" >&2
+echo "==4242== " >&2
+exec "$@"
+_EOS_
+
+my $vg_test = <<'_EOT_';
+use Test::Nginx::Socket 'no_plan';
+run_tests();
+__DATA__
+
+=== TEST 1: under valgrind
+--- config
+    location = /t { echo ok; }
+--- request
+GET /t
+--- response_body
+ok
+_EOT_
+
+my $vgdir;
+($tap, $status, $vgdir) = run_meta('vg.t', $vg_test, {
+    TEST_NGINX_USE_VALGRIND => 1,
+    PATH => "%DIR%/bin:$ENV{PATH}",
+    FAKE_VALGRIND_LOG => '%DIR%/valgrind.args',
+}, {
+    'valgrind.suppress' => "# empty\n",
+    'bin/valgrind' => $fake_valgrind,
+});
+
+tap_has($tap, qr/^not ok \d+ - t\/vg\.t TEST 1: under valgrind - valgrind reported 1 error\(s\)/m,
+        'valgrind reports are failures');
+tap_has($tap, qr/^ok \d+ - t\/vg\.t TEST 1: under valgrind - response_body/m,
+        'nginx runs under valgrind');
+my $vgargs = '';
+if (open my $in, '<', "$vgdir/valgrind.args") {
+    local $/;
+    $vgargs = <$in>;
+}
+tap_has($vgargs, qr/^--num-callers=100 -q --tool=memcheck --leak-check=full .*--gen-suppressions=all --suppressions=valgrind\.suppress \S*nginx /m,
+        'valgrind options and valgrind.suppress');
 
 # The positive suite.
 

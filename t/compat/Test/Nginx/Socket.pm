@@ -449,14 +449,25 @@ sub check_valgrind_report ($) {
 
     return if !defined $out || $out eq '';
 
+    # the whole output, suppression templates included, as valgrind wrote it
     print STDERR $out;
 
-    my @reports = grep { /^==\d+==/ } split /\n/, $out;
+    my @lines = split /\n/, $out;
+    my @reports = grep { /^==\d+==/ } @lines;
     return if !@reports;
 
-    Test::More::fail("$name - valgrind reported errors:\n"
-                     . join("\n", @reports[0 .. ($#reports > 29 ? 29
-                                                              : $#reports)]));
+    # one summary line per record: the line after a blank "==PID==" line
+    my @heads;
+    my $prev_blank = 1;
+    for my $line (@reports) {
+        my $blank = $line =~ /^==\d+==\s*$/;
+        push @heads, $line if $prev_blank && !$blank;
+        $prev_blank = $blank;
+    }
+
+    Test::More::fail("$name - valgrind reported " . scalar(@heads)
+                     . " error(s) (full report above):\n"
+                     . join("\n", @heads[0 .. ($#heads > 19 ? 19 : $#heads)]));
 }
 
 sub check_tcp_query ($$$$) {
