@@ -675,14 +675,19 @@ hello
 === TEST 3: expected response_body is expanded ($TEST_NGINX_*, $ServerPort)
 --- config
     location = /t {
+        add_header X-Port $server_port;
         echo "port=$server_port";
         echo "$TEST_NGINX_COMPAT_WORD";
+        echo "$server_port";
     }
 --- request
 GET /t
+--- response_headers
+X-Port: $ServerPort
 --- response_body
 port=$TEST_NGINX_SERVER_PORT
 $TEST_NGINX_COMPAT_WORD
+$ServerPort
 
 
 

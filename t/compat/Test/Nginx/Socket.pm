@@ -1539,6 +1539,12 @@ sub run_test_helper ($$$) {
 
         $raw //= '';
 
+        if ($Test::Nginx::Util::Verbose) {
+            warn "$name - request:\n",
+                 join('', map { $_->{value} // '' } @{ $reqs->[$k] }),
+                 "\n$name - response:\n$raw\n";
+        }
+
         for my $j (1 .. $per_conn) {
             my ($raw_headers, $left) = ('');
 

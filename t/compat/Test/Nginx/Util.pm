@@ -775,10 +775,29 @@ sub kill_nginx ($$) {
     wait_gone($pid, 1);
 }
 
+# Only signal a pid from the pid file if it still is a nginx (or valgrind
+# running one): a stale file may name a reused pid.
+sub looks_like_nginx ($) {
+    my $pid = shift;
+
+    open my $in, '<', "/proc/$pid/cmdline" or return 1;
+    local $/;
+    my $cmd = <$in> // '';
+    close $in;
+
+    return $cmd =~ /nginx|valgrind|memcheck/;
+}
+
 sub stop_nginx ($) {
     my $name = shift;
 
     my $pid = get_pid_from_pidfile($name);
+
+    if ($pid && !looks_like_nginx($pid)) {
+        warn "WARNING: $name - stale pid file $PidFile (pid $pid is not "
+             . "nginx)\n";
+        undef $pid;
+    }
 
     if (!$pid && defined $ValgrindPid) {
         $pid = $ValgrindPid;
@@ -869,6 +888,10 @@ sub start_nginx ($$) {
     }
 
     my $quiet = defined $block->suppress_stderr;
+
+    if ($Verbose) {
+        warn "$name - starting nginx: @cmd\n";
+    }
 
     if ($UseValgrind && !defined $must_die) {
         unshift @cmd, valgrind_command();
