@@ -815,6 +815,17 @@ sub stop_nginx ($) {
 
     unlink $PidFile if -f $PidFile;
     undef $NginxStarted;
+
+    # Workers outlive a master killed the hard way only if something went
+    # badly wrong; wait a little for the port all the same.
+    my $deadline = time + 1;
+    while (port_is_listening($ServerPort)) {
+        if (time > $deadline) {
+            warn "WARNING: $name - port $ServerPort is still in use\n";
+            last;
+        }
+        sleep 0.01;
+    }
 }
 
 sub port_is_listening ($) {
