@@ -593,6 +593,13 @@ sub write_config_file ($$$) {
     my $err_log_file = expand_env_in_text($block->error_log_file
                                           || $ErrLogFile, $name, $rand_ports);
     my $log_level = $block->log_level || $LogLevel;
+    my $access_log = $AccLogFile;
+
+    if ($CheckLeak) {
+        # as documented for the "check leak" mode
+        $log_level = 'warn';
+        $access_log = 'off';
+    }
     my $server_name = $block->server_name // $ServerName;
 
     $config //= '';
@@ -671,7 +678,7 @@ $env$user
 $main_config
 
 http {
-    access_log $AccLogFile;
+    access_log $access_log;
 $temp$postpone
     default_type text/plain;
     keepalive_timeout  68000ms;
@@ -1078,7 +1085,11 @@ sub tcp_server_start ($$) {
     if ($pid == 0) {
         $InSubprocess = 1;
         Test::More->builder->no_ending(1);
-        tcp_server_child($block, $sock, $reply, $req_len, $query_file);
+        # never let an error here return into the parent's test code
+        eval {
+            tcp_server_child($block, $sock, $reply, $req_len, $query_file);
+        };
+        warn "WARNING: $name - tcp server: $@" if $@;
         POSIX::_exit(0);
     }
 
