@@ -117,6 +117,13 @@ sub tap_has {
     Test::More::pass($desc);
 }
 
+# A TAP line "ok N - TEXT..." (or "not ok"), TEXT taken literally.
+sub tap_line {
+    my ($tap, $ok, $text, $desc) = @_;
+
+    tap_has($tap, qr/^\Q$ok\E \d+ - \Q$text\E/m, $desc);
+}
+
 my $proxy = <<'_EOC_';
     location = /t {
         proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/up;
@@ -386,12 +393,13 @@ Test::More::is($nfail, scalar @expect, 'no unexpected failures')
 
 tap_has($tap, qr/^ok \d+ - t\/neg\.t TEST 1: error_code - response_body/m,
         'the other checks of a failing block still pass');
-tap_has($tap, qr/^ok \d+ - t\/neg\.t TEST 13: must_die with another message - die as expected/m,
-        'must_die passes when nginx dies');
-tap_has($tap, qr/^WARNING: t\/neg\.t TEST 20: alert lines only warn - .*\[alert\]/m,
+tap_line($tap, 'ok', 't/neg.t TEST 13: must_die with another message - '
+         . 'die as expected', 'must_die passes when nginx dies');
+tap_has($tap, qr/^WARNING: t\/neg\.t TEST 20: .*\[alert\]/m,
         '[alert] lines give a warning');
-tap_has($tap, qr/^ok \d+ - t\/neg\.t TEST 24: array of bodies - response_body - response is expected \(repeated req 0, req 0\)/m,
-        'arrays are checked per request');
+tap_line($tap, 'ok', 't/neg.t TEST 24: array of bodies - response_body - '
+         . 'response is expected (repeated req 0, req 0)',
+         'arrays are checked per request');
 Test::More::isnt($status, 0, 'failing file exits non-zero');
 
 # 2. [alert] fails under TEST_NGINX_FAIL_ON_ALERT.
@@ -409,8 +417,8 @@ GET /x[alert]y
 --- error_code: 404
 _EOT_
 
-tap_has($tap, qr/^not ok \d+ - t\/alert\.t TEST 1: alert - \[alert\] in error\.log/m,
-        'TEST_NGINX_FAIL_ON_ALERT turns [alert] into a failure');
+tap_line($tap, 'not ok', 't/alert.t TEST 1: alert - [alert] in error.log',
+         'TEST_NGINX_FAIL_ON_ALERT turns [alert] into a failure');
 
 # 3. An exact plan with repeat_each(2), master_on() and workers(2).
 
@@ -527,23 +535,13 @@ __DATA__
 GET /t
 _EOT_
 
-tap_has($tap, qr/^Bail out!.*No environment TEST_NGINX_NO_SUCH_VARIABLE defined/m,
+tap_has($tap, qr/^Bail out!.*No environment TEST_NGINX_NO_SUCH_\w+ defined/m,
         'undefined $TEST_NGINX_* variable bails out');
 
 
 # 6. Subclassing with -Base and a shared block preprocessor.
 
-($tap, $status) = run_meta('sub.t', <<'_EOT_', undef, { 't/MyTester.pm' => <<'_EOM_' });
-use t::MyTester 'no_plan';
-run_tests();
-__DATA__
-
-=== TEST 1: default config from the subclass
---- request
-GET /t?a=3
---- response_body
-3
-_EOT_
+my $my_tester = <<'_EOM_';
 package t::MyTester;
 
 use Test::Nginx::Socket -Base;
@@ -559,9 +557,25 @@ add_block_preprocessor(sub {
 1;
 _EOM_
 
-tap_has($tap, qr/^ok \d+ - t\/sub\.t TEST 1: default config from the subclass - response_body/m,
-        '-Base subclass with a block preprocessor');
-Test::More::is($status, 0, '-Base subclass file passes') or Test::More::diag($tap);
+my $sub_t = <<'_EOT_';
+use t::MyTester 'no_plan';
+run_tests();
+__DATA__
+
+=== TEST 1: default config from the subclass
+--- request
+GET /t?a=3
+--- response_body
+3
+_EOT_
+
+($tap, $status) = run_meta('sub.t', $sub_t, undef,
+                           { 't/MyTester.pm' => $my_tester });
+
+tap_line($tap, 'ok', 't/sub.t TEST 1: default config from the subclass - '
+         . 'response_body', '-Base subclass with a block preprocessor');
+Test::More::is($status, 0, '-Base subclass file passes')
+    or Test::More::diag($tap);
 
 # 7. TEST_NGINX_USE_VALGRIND: the command line and the report parsing, with
 # a stand-in valgrind that reports one error and runs nginx.
@@ -602,16 +616,18 @@ my $vgdir;
     'bin/valgrind' => $fake_valgrind,
 });
 
-tap_has($tap, qr/^not ok \d+ - t\/vg\.t TEST 1: under valgrind - valgrind reported 1 error\(s\)/m,
-        'valgrind reports are failures');
-tap_has($tap, qr/^ok \d+ - t\/vg\.t TEST 1: under valgrind - response_body/m,
-        'nginx runs under valgrind');
+tap_line($tap, 'not ok', 't/vg.t TEST 1: under valgrind - valgrind '
+         . 'reported 1 error(s)', 'valgrind reports are failures');
+tap_line($tap, 'ok', 't/vg.t TEST 1: under valgrind - response_body',
+         'nginx runs under valgrind');
 my $vgargs = '';
 if (open my $in, '<', "$vgdir/valgrind.args") {
     local $/;
     $vgargs = <$in>;
 }
-tap_has($vgargs, qr/^--num-callers=100 -q --tool=memcheck --leak-check=full .*--gen-suppressions=all --suppressions=valgrind\.suppress \S*nginx /m,
+tap_has($vgargs, qr/^--num-callers=100\ -q\ --tool=memcheck
+                     \ --leak-check=full\ .*--gen-suppressions=all
+                     \ --suppressions=valgrind\.suppress\ \S*nginx\ /mx,
         'valgrind options and valgrind.suppress');
 
 # The positive suite.
@@ -666,7 +682,8 @@ hello
 ["GET /t?x=1", "GET /conf"]
 --- response_body_like eval
 ["^m-1-expanded port=$ENV{TEST_NGINX_SERVER_PORT}\n\\z",
- "env COMPAT_ENV=value;.*worker_rlimit_nofile 2048;.*default_type text/plain;.*server_name\\s+'localhost';"]
+ "env COMPAT_ENV=value;.*worker_rlimit_nofile 2048;"
+ . ".*default_type text/plain;.*server_name\\s+'localhost';"]
 --- no_error_log
 [error]
 
@@ -752,7 +769,7 @@ html/x$TEST_NGINX_SERVER_PORT"
     # a comment
     POST /t HTTP/1.0
 
-  body text  
+  body text
 --- response_body
 [body text] POST HTTP/1.0
 

@@ -844,8 +844,7 @@ sub port_is_listening ($) {
         open my $in, '<', $file or next;
         while (my $line = <$in>) {
             # sl local_address rem_address st; st 0A is LISTEN
-            if ($line =~ /^\s*\d+:\s+[0-9A-F]+:$hex\s+[0-9A-F]+:[0-9A-F]+\s+0A\s/)
-            {
+            if ($line =~ /^\s*\d+:\s+[0-9A-F]+:$hex\s+\S+\s+0A\s/) {
                 close $in;
                 return 1;
             }
