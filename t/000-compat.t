@@ -630,6 +630,51 @@ tap_has($vgargs, qr/^--num-callers=100\ -q\ --tool=memcheck
                      \ --suppressions=valgrind\.suppress\ \S*nginx\ /mx,
         'valgrind options and valgrind.suppress');
 
+# 8. Reports written while nginx exits (LeakSanitizer) fail the last block.
+
+($tap) = run_meta('exit.t', <<'_EOT_');
+use Test::Nginx::Socket 'no_plan';
+use POSIX ();
+
+master_on();    # a single process exits at once, without waiting
+
+add_test_cleanup_handler(sub {
+    # Once nginx starts its graceful exit (it then waits for the sleeping
+    # request), append what a sanitizer build prints when a worker exits.
+    my $log = $Test::Nginx::Util::ErrLogFile;
+    return if fork();
+    for (1 .. 500) {
+        open my $in, '<', $log or last;
+        my $all = do { local $/; <$in> };
+        close $in;
+        if ($all =~ /gracefully shutting down/) {
+            open my $out, '>>', $log or last;
+            print $out "==42==ERROR: LeakSanitizer: detected memory leaks\n";
+            close $out;
+            last;
+        }
+        select undef, undef, undef, 0.01;
+    }
+    POSIX::_exit(0);
+});
+
+run_tests();
+__DATA__
+
+=== TEST 1: leaks at exit
+--- config
+    location = /t { echo_sleep 0.5; echo ok; }
+--- request
+GET /t
+--- timeout: 50ms
+--- abort
+--- ignore_response
+_EOT_
+
+tap_line($tap, 'not ok', 't/exit.t TEST 1: leaks at exit - while nginx was '
+         . 'exiting: ==42==ERROR: LeakSanitizer',
+         'sanitizer reports at nginx exit are failures');
+
 # The positive suite.
 
 repeat_each(2);

@@ -60,6 +60,7 @@ our @EXPORT = (@Test::Nginx::Util::EXPORT, qw(
 
 our @ResponseBodyChecks;
 our $PrevConfig;
+our $CurrentBlock;       # the block the running nginx serves
 our $TotalConnectFailures = 0;
 
 my $port_env_is_ours;
@@ -275,6 +276,7 @@ sub run_test ($) {
             $PrevConfig = $config;
 
             stop_nginx($name);
+            $CurrentBlock = $block;
             setup_server_root();
 
             if (defined(my $code = $block->post_setup_server_root)) {
@@ -328,6 +330,8 @@ sub run_test ($) {
             }
         }
     }
+
+    $CurrentBlock = $block if !$should_skip;
 
     if (defined(my $code = $block->init)) {
         eval $code;
@@ -1302,7 +1306,7 @@ sub line_matches ($$) {
 
 # Log lines that fail a block whatever its sections say: crashes, failed
 # assertions and sanitizer reports.
-my @FatalLogPatterns = (
+our @FatalLogPatterns = (
     qr/\bAssertion .*?failed\b/,
     qr/worker process \d+ exited on signal/,
     qr/==\d+==ERROR: (?:AddressSanitizer|LeakSanitizer)/,
@@ -1465,6 +1469,34 @@ sub check_error_log ($$$$$) {
         }
     }
 }
+
+# Called by stop_nginx() once nginx is gone, with the error log size from
+# before the stop: crashes and sanitizer reports written while exiting
+# (LeakSanitizer reports at exit, typically) fail the block that ran last.
+
+sub check_shutdown_log ($) {
+    my $offset = shift;
+
+    return if !$CurrentBlock || defined $CurrentBlock->must_die;
+
+    open my $in, '<', $Test::Nginx::Util::ErrLogFile or return;
+    seek $in, $offset, 0;
+    my @lines = <$in>;
+    close $in;
+
+    my $name = $CurrentBlock->name;
+
+    for my $line (@lines) {
+        for my $re (@FatalLogPatterns) {
+            next if $line !~ $re;
+
+            (my $ln = $line) =~ s/\s+\z//;
+            Test::More::fail("$name - while nginx was exiting: $ln\n");
+        }
+    }
+}
+
+$Test::Nginx::Util::ShutdownLogCheck = \&check_shutdown_log;
 
 sub check_access_log ($$$) {
     my ($block, $dry_run, $rep) = @_;

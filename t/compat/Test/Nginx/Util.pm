@@ -112,6 +112,7 @@ our $NginxStarted;         # pid of the nginx this block started
 our $ValgrindPid;          # foreground nginx under valgrind (our child)
 our $TcpServerPid;
 our $InSubprocess;
+our $ShutdownLogCheck;
 
 if ($UseValgrind) {
     # nginx stays in the foreground under valgrind, as a child of ours,
@@ -810,6 +811,10 @@ sub stop_nginx ($) {
         $pid = $ValgrindPid;
     }
 
+    # what nginx logs while exiting (sanitizer leak reports, crashes) is
+    # checked by Test::Nginx::Socket through this hook
+    my $log_size = -s $ErrLogFile;
+
     if ($pid) {
         kill_nginx($pid, $name);
     }
@@ -822,6 +827,10 @@ sub stop_nginx ($) {
 
     unlink $PidFile if -f $PidFile;
     undef $NginxStarted;
+
+    if ($pid && defined $log_size && $ShutdownLogCheck) {
+        $ShutdownLogCheck->($log_size);
+    }
 
     # Workers outlive a master killed the hard way only if something went
     # badly wrong; wait a little for the port all the same.
