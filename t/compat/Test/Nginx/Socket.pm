@@ -1734,14 +1734,60 @@ __END__
 
 Test::Nginx::Socket - compat runner (clean-room) for ngx_http_llm_module
 
+=head1 SYNOPSIS
+
+    prove -I. -It/compat -r t
+    TEST_NGINX_LOAD_MODULES="/path/a.so /path/b.so" prove -It/compat t/x.t
+
 =head1 DESCRIPTION
 
 A Test::Base-based runner for test files written in the
-Test::Nginx::Socket block format.  It implements the documented sections,
-functions and environment variables that our suites use; see
-t/000-compat.t.
+Test::Nginx::Socket block format, written from the documented behaviour
+of the real module.  t/000-compat.t is its self-test.
 
-Known deviations from the real module:
+=head2 Supported
+
+Functions: run_tests, run_test, repeat_each, no_shuffle, no_long_string,
+no_diff, log_level, workers, master_on, master_off, master_process_enabled,
+worker_connections, no_root_location, add_block_preprocessor,
+add_cleanup_handler, add_test_cleanup_handler, add_response_body_check,
+env_to_nginx, html_dir, server_root, server_port, server_port_for_client,
+server_name, server_addr, timeout, config_preamble, check_accum_error_log,
+set_http_config_filter, is_str, bail_out, plan, blocks; "no_plan",
+"tests => N" and "skip_all" on the use line; -Base subclassing.
+
+Sections: ONLY, SKIP, LAST, config, http_config, main_config,
+post_main_config, server_name, user_files, init, post_setup_server_root,
+request (string, array, packets with delay_before), request_eval,
+raw_request (string or packets), raw_request_middle_delay, more_headers
+(string or array), pipelined_requests, shutdown, server_addr_for_client,
+error_code, error_code_like, response_headers (with !), response_headers_like,
+raw_response_headers_like/_unlike, response_body, response_body_eval,
+response_body_like/_unlike, response_body_filters, response_body_json_sort,
+charset, ignore_response, http09, timeout, abort, wait, error_log,
+no_error_log, grep_error_log, grep_error_log_out, access_log, no_access_log,
+log_level, error_log_file, must_die, suppress_stderr, tcp_listen,
+tcp_reply (string, array, sub), tcp_reply_delay, tcp_query, tcp_query_len,
+tcp_query_auto_timeout, tcp_no_close, tcp_shutdown, skip_eval, skip_nginx,
+skip_nginx2, skip_openssl, todo, no_check_leak.
+
+Environment: TEST_NGINX_BINARY, TEST_NGINX_SERVER_PORT, TEST_NGINX_PORT,
+TEST_NGINX_CLIENT_PORT, TEST_NGINX_SERVROOT, TEST_NGINX_LOG_LEVEL,
+TEST_NGINX_MASTER_PROCESS, TEST_NGINX_LOAD_MODULES, TEST_NGINX_TIMEOUT,
+TEST_NGINX_SLEEP, TEST_NGINX_NO_SHUFFLE, TEST_NGINX_NO_CLEAN,
+TEST_NGINX_VERBOSE, TEST_NGINX_USE_VALGRIND,
+TEST_NGINX_VALGRIND_EXIT_ON_FIRST_ERR, TEST_NGINX_POSTPONE_OUTPUT,
+TEST_NGINX_ERROR_LOG, TEST_NGINX_EVENT_TYPE, TEST_NGINX_RANDOMIZE,
+TEST_NGINX_FORCE_RESTART_ON_TEST, TEST_NGINX_CHECK_ACCUM_ERR_LOG,
+TEST_NGINX_CHECK_LEAK (+ _COUNT), TEST_NGINX_IGNORE_MISSING_DIRECTIVES,
+TEST_NGINX_LD_PRELOAD, TEST_NGINX_WORKER_USER, TEST_NGINX_FAST_SHUTDOWN,
+TEST_NGINX_NO_NGINX_MANAGER.  The runner sets TEST_NGINX_SERVER_ROOT,
+TEST_NGINX_HTML_DIR and (if unset) TEST_NGINX_SERVER_PORT.
+
+Compat-only: TEST_NGINX_FAIL_ON_ALERT=1 turns the [alert], [crit] and
+[emerg] warnings into failures (not [emerg] in must_die blocks).
+
+=head2 Known deviations from the real module
 
 =over
 
@@ -1750,16 +1796,24 @@ modes; the check-leak mode loads nginx from a Perl child (no ab/weighttp)
 and samples /proc/PID/status, every check being skipped as documented;
 
 =item * a C<no_error_log> pattern fails once (naming its first matching
-line) rather than once per matching line;
+line and how many more matched) rather than once per matching line;
 
 =item * crashes are failures: "Assertion ... failed", "worker process ...
-exited on signal", ASan/LSan/UBSan reports in error.log, a nginx that
-vanished, and valgrind reports (TEST_NGINX_USE_VALGRIND) each add a failing
-test; C<[alert]>/C<[crit]>/C<[emerg]> lines only warn, as documented, unless
-TEST_NGINX_FAIL_ON_ALERT=1;
+exited on signal", ASan/LSan/UBSan reports in error.log (also those written
+while nginx exits, charged to the last block), a nginx that vanished during
+a block, a must_die nginx killed by a signal, and valgrind reports
+(TEST_NGINX_USE_VALGRIND) each add a failing test; with clean runs the
+test counts are those of the real module;
 
-=item * the error log is read after a 15 ms pause (TEST_NGINX_SLEEP)
-instead of three times that.
+=item * C<[alert]>/C<[crit]>/C<[emerg]> lines only warn, as documented,
+unless TEST_NGINX_FAIL_ON_ALERT=1;
+
+=item * the error log is read after one TEST_NGINX_SLEEP pause (15 ms)
+instead of three; nginx start failures are retried only while the port is
+in use (up to 5 s) instead of 30 s;
+
+=item * the generated nginx.conf also passes UBSAN_OPTIONS and LSAN_OPTIONS,
+puts load_module lines first and keeps every temp path in the server root.
 
 =back
 
