@@ -18,6 +18,16 @@
 static ngx_int_t ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js);
 
 
+/* the public token type must stay the same as jsmn's */
+
+typedef char ngx_http_llm_json_layout_check[
+    (sizeof(jsmntok_t) == sizeof(ngx_http_llm_json_tok_t)
+     && JSMN_OBJECT == NGX_HTTP_LLM_JSON_OBJECT
+     && JSMN_ARRAY == NGX_HTTP_LLM_JSON_ARRAY
+     && JSMN_STRING == NGX_HTTP_LLM_JSON_STRING
+     && JSMN_PRIMITIVE == NGX_HTTP_LLM_JSON_PRIMITIVE) ? 1 : -1];
+
+
 ngx_int_t
 ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
     u_char *data, size_t len, ngx_uint_t max_tokens)

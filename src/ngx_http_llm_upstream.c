@@ -630,11 +630,12 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     ngx_int_t             rc;
     ngx_str_t             message, type, code;
-    ngx_uint_t            status;
+    ngx_uint_t            status, auth;
     ngx_http_upstream_t  *u;
 
     u = r->upstream;
     status = u->headers_in.status_n;
+    auth = 0;
 
     ngx_str_null(&message);
     ngx_str_null(&type);
@@ -667,10 +668,6 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         }
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "llm provider \"%V\" answered %ui",
-                  &ctx->provider->name, ctx->upstream_status);
-
     switch (status) {
 
     case NGX_HTTP_UNAUTHORIZED:
@@ -685,6 +682,7 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                       "llm provider \"%V\" rejected the configured key "
                       "(status %ui)", &ctx->provider->name, status);
 
+        auth = 1;
         status = NGX_HTTP_BAD_GATEWAY;
         ngx_str_set(&message, "The model provider rejected the gateway's "
                               "credentials.");
@@ -700,6 +698,13 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         if (status < 400 || status > 599) {
             status = NGX_HTTP_BAD_GATEWAY;
         }
+    }
+
+    if (!auth) {
+        ngx_log_error(status >= 500 ? NGX_LOG_ERR : NGX_LOG_WARN,
+                      r->connection->log, 0,
+                      "llm provider \"%V\" answered %ui",
+                      &ctx->provider->name, ctx->upstream_status);
     }
 
     if (message.len == 0) {
@@ -740,6 +745,7 @@ ngx_http_llm_input_filter_init(void *data)
 {
     ngx_http_request_t  *r = data;
 
+    ngx_chain_t              *cl;
     ngx_http_upstream_t      *u;
     ngx_http_llm_ctx_t       *ctx;
     ngx_http_llm_sse_t       *sse;
@@ -751,6 +757,14 @@ ngx_http_llm_input_filter_init(void *data)
     if (!ctx->streaming) {
 
         /* the held and translated body goes out at once */
+
+        for (cl = ctx->out; cl; cl = cl->next) {
+            cl->buf->tag = u->output.tag;
+
+            if (cl->next == NULL) {
+                cl->buf->flush = 1;
+            }
+        }
 
         u->out_bufs = ctx->out;
         ctx->out = NULL;
