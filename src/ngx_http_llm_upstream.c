@@ -630,7 +630,7 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     ngx_int_t             rc;
     ngx_str_t             message, type, code;
-    ngx_uint_t            status, auth;
+    ngx_uint_t            status, auth, level;
     ngx_http_upstream_t  *u;
 
     u = r->upstream;
@@ -701,8 +701,9 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     if (!auth) {
-        ngx_log_error(status >= 500 ? NGX_LOG_ERR : NGX_LOG_WARN,
-                      r->connection->log, 0,
+        level = (status >= 500) ? NGX_LOG_ERR : NGX_LOG_WARN;
+
+        ngx_log_error(level, r->connection->log, 0,
                       "llm provider \"%V\" answered %ui",
                       &ctx->provider->name, ctx->upstream_status);
     }
