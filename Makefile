@@ -11,7 +11,7 @@
 
 SHELL        := /bin/bash
 TOP          := $(CURDIR)
-BUILD        := $(TOP)/build
+BUILD        ?= $(TOP)/build
 NGINX_SRC    ?=
 NGINX        ?= /usr/sbin/nginx
 ECHO_MODULE  ?= /usr/lib/nginx/modules/ngx_http_echo_module.so
