@@ -50,7 +50,7 @@ $(BUILD)/.deps:
 
 build: $(MODULE)
 
-$(BUILD)/nginx/Makefile: config | $(BUILD)/.deps
+$(BUILD)/nginx/objs/Makefile: config | $(BUILD)/.deps
 	rm -rf $(BUILD)/nginx
 	@if [ -n "$(NGINX_SRC)" ]; then \
 	    cp -a $(NGINX_SRC) $(BUILD)/nginx && \
@@ -68,7 +68,7 @@ $(BUILD)/nginx/Makefile: config | $(BUILD)/.deps
 	        || { cat $(BUILD)/configure.log; exit 1; }; \
 	fi
 
-$(MODULE): $(BUILD)/nginx/Makefile $(SRCS)
+$(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules >$(BUILD)/make.log 2>&1 \
 	    || { grep -E "error|warning" -A3 $(BUILD)/make.log | head -60; exit 1; }
 	cp $(BUILD)/nginx/objs/ngx_http_llm_module.so $@
