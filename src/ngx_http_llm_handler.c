@@ -179,9 +179,19 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t             rc;
     ngx_http_llm_ctx_t   *ctx;
-    ngx_http_llm_json_t   js;
+    ngx_http_llm_json_t  *js;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    js = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_json_t));
+    if (js == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the tokens stay with the request: adapters read them */
+
+    ctx->json = js;
 
     rc = ngx_http_llm_read_body(r, ctx);
 
@@ -190,7 +200,7 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    rc = ngx_http_llm_parse_request(r, ctx, &js);
+    rc = ngx_http_llm_parse_request(r, ctx, js);
 
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc);

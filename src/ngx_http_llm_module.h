@@ -153,6 +153,7 @@ struct ngx_http_llm_ctx_s {
     ngx_uint_t                      surface;
 
     ngx_str_t                       body;       /* whole request body */
+    void                           *json;       /* ngx_http_llm_json_t */
     /* offsets in the body, for the passthrough rewrite */
     ngx_int_t                       model_start; /* inside the quotes */
     ngx_int_t                       model_end;

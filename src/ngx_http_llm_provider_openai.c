@@ -46,6 +46,10 @@ static void ngx_http_llm_openai_usage(ngx_http_llm_json_t *js, ngx_int_t u,
 static ngx_int_t ngx_http_llm_openai_has_usage(ngx_str_t *data);
 static ngx_chain_t *ngx_http_llm_memory_buf(ngx_http_request_t *r,
     u_char *p, size_t n);
+static ngx_int_t ngx_http_llm_openai_strip_names(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_array_t *list);
+static ngx_int_t ngx_http_llm_openai_finish_reasons(ngx_http_request_t *r,
+    ngx_str_t *data, ngx_str_t *out);
 
 
 const ngx_http_llm_provider_t  ngx_http_llm_provider_openai = {
@@ -68,9 +72,10 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
     ngx_int_t                      pos;
     ngx_str_t                      path, model;
     ngx_buf_t                     *b;
-    ngx_uint_t                     i, n;
+    ngx_uint_t                     i, j, n;
+    ngx_array_t                    list;
     ngx_chain_t                   *cl, **ll;
-    ngx_http_llm_edit_t            edits[2], tmp;
+    ngx_http_llm_edit_t           *edits, *e, tmp;
     ngx_http_llm_provider_conf_t  *pc;
 
     pc = ctx->provider;
@@ -85,7 +90,17 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
 
     /* the edits of the body, in order of their offsets */
 
-    n = 0;
+    if (ngx_array_init(&list, r->pool, 4, sizeof(ngx_http_llm_edit_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (pc->quirks & NGX_HTTP_LLM_Q_STRIP_NAME) {
+        if (ngx_http_llm_openai_strip_names(r, ctx, &list) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     if (ctx->upstream_model.data != ctx->model.data
         || ctx->upstream_model.len != ctx->model.len)
@@ -103,10 +118,14 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
                                              ctx->upstream_model.len)
                     - model.data;
 
-        edits[n].start = ctx->model_start;
-        edits[n].end = ctx->model_end;
-        edits[n].text = model;
-        n++;
+        e = ngx_array_push(&list);
+        if (e == NULL) {
+            return NGX_ERROR;
+        }
+
+        e->start = ctx->model_start;
+        e->end = ctx->model_end;
+        e->text = model;
     }
 
     ctx->inject_usage = 0;
@@ -115,6 +134,11 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
         && !(pc->quirks & NGX_HTTP_LLM_Q_NO_STREAM_OPTIONS))
     {
         ctx->inject_usage = 1;
+
+        e = ngx_array_push(&list);
+        if (e == NULL) {
+            return NGX_ERROR;
+        }
 
         if (ctx->sopts_start < 0) {
             /* right after the opening brace of the body */
@@ -128,15 +152,15 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
                 }
             }
 
-            edits[n].start = pos;
-            edits[n].end = pos;
+            e->start = pos;
+            e->end = pos;
 
             if (*q == '}') {
-                ngx_str_set(&edits[n].text,
+                ngx_str_set(&e->text,
                             "\"stream_options\":{\"include_usage\":true}");
 
             } else {
-                ngx_str_set(&edits[n].text,
+                ngx_str_set(&e->text,
                             "\"stream_options\":{\"include_usage\":true},");
             }
 
@@ -149,29 +173,32 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
                 }
             }
 
-            edits[n].start = pos;
-            edits[n].end = pos;
+            e->start = pos;
+            e->end = pos;
 
             if (*q == '}') {
-                ngx_str_set(&edits[n].text, "\"include_usage\":true");
+                ngx_str_set(&e->text, "\"include_usage\":true");
 
             } else {
-                ngx_str_set(&edits[n].text, "\"include_usage\":true,");
+                ngx_str_set(&e->text, "\"include_usage\":true,");
             }
 
         } else {
-            edits[n].start = ctx->iu_start;
-            edits[n].end = ctx->iu_end;
-            ngx_str_set(&edits[n].text, "true");
+            e->start = ctx->iu_start;
+            e->end = ctx->iu_end;
+            ngx_str_set(&e->text, "true");
         }
-
-        n++;
     }
 
-    if (n == 2 && edits[1].start < edits[0].start) {
-        tmp = edits[0];
-        edits[0] = edits[1];
-        edits[1] = tmp;
+    edits = list.elts;
+    n = list.nelts;
+
+    for (i = 1; i < n; i++) {
+        for (j = i; j > 0 && edits[j].start < edits[j - 1].start; j--) {
+            tmp = edits[j];
+            edits[j] = edits[j - 1];
+            edits[j - 1] = tmp;
+        }
     }
 
     blen = ctx->body.len;
@@ -289,6 +316,201 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
 }
 
 
+/*
+ * Groq rejects "name" in messages (PROVIDERS.md 4.3): the key and its
+ * value are cut out of every message, with one adjacent comma.
+ */
+
+static ngx_int_t
+ngx_http_llm_openai_strip_names(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_array_t *list)
+{
+    u_char               *body, *p, *last;
+    ngx_int_t             msgs, m, k, v, i, start, end;
+    ngx_http_llm_edit_t  *e;
+    ngx_http_llm_json_t  *js;
+
+    js = ctx->json;
+
+    if (js == NULL || js->ntoks == 0) {
+        return NGX_OK;
+    }
+
+    body = js->data;
+    last = js->data + js->len;
+
+    msgs = ngx_http_llm_json_get(js, 0, "messages");
+
+    for (i = 0; ; i++) {
+        m = ngx_http_llm_json_index(js, msgs, i);
+
+        if (m < 0) {
+            break;
+        }
+
+        v = ngx_http_llm_json_get(js, m, "name");
+
+        if (v < 0) {
+            continue;
+        }
+
+        k = v - 1;
+
+        /* from the key's opening quote to the end of the value */
+
+        start = js->toks[k].start - 1;
+        end = js->toks[v].end;
+
+        if (ngx_http_llm_json_type(js, v) == NGX_HTTP_LLM_JSON_STRING) {
+            end++;
+        }
+
+        for (p = body + end; p < last && (*p == ' ' || *p == '\t'
+                                         || *p == CR || *p == LF); p++)
+        {
+            /* void */
+        }
+
+        if (p < last && *p == ',') {
+            end = p - body + 1;
+
+        } else {
+            for (p = body + start - 1; p > body && (*p == ' ' || *p == '\t'
+                                                   || *p == CR || *p == LF);
+                 p--)
+            {
+                /* void */
+            }
+
+            if (*p == ',') {
+                start = p - body;
+            }
+        }
+
+        e = ngx_array_push(list);
+        if (e == NULL) {
+            return NGX_ERROR;
+        }
+
+        e->start = start;
+        e->end = end;
+        ngx_str_null(&e->text);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * OpenAI SDKs know five finish reasons; vendors send others (Together
+ * "eos", Mistral "model_length" and "error", DeepSeek
+ * "insufficient_system_resource"): they are mapped, in place of a copy.
+ * NGX_OK: "out" is the rewritten data; NGX_DECLINED: nothing to change.
+ */
+
+static ngx_int_t
+ngx_http_llm_openai_finish_reasons(ngx_http_request_t *r, ngx_str_t *data,
+    ngx_str_t *out)
+{
+    u_char      *p, *q, *v, *last, *d, *from;
+    ngx_str_t    value, *std, *map;
+    ngx_uint_t   changed;
+
+    static ngx_str_t  standard[] = {
+        ngx_string("stop"), ngx_string("length"), ngx_string("tool_calls"),
+        ngx_string("content_filter"), ngx_string("function_call"),
+        ngx_null_string
+    };
+
+    static ngx_str_t  mapping[] = {
+        ngx_string("model_length"), ngx_string("length"),
+        ngx_string("max_tokens"), ngx_string("length"),
+        ngx_string("tool_use"), ngx_string("tool_calls"),
+        ngx_null_string, ngx_string("stop")
+    };
+
+    last = data->data + data->len;
+    changed = 0;
+    d = NULL;
+    from = data->data;
+
+    for (p = data->data; ; /* void */) {
+
+        p = ngx_strlcasestrn(p, last, (u_char *) "\"finish_reason\"",
+                             15 - 1);
+        if (p == NULL) {
+            break;
+        }
+
+        for (q = p + 15; q < last && (*q == ' ' || *q == ':'); q++) {
+            /* void */
+        }
+
+        p = q;
+
+        if (q == last || *q != '"') {
+            continue;
+        }
+
+        v = q + 1;
+        q = ngx_strlchr(v, last, '"');
+
+        if (q == NULL) {
+            break;
+        }
+
+        value.data = v;
+        value.len = q - v;
+
+        for (std = standard; std->len; std++) {
+            if (std->len == value.len
+                && ngx_strncmp(std->data, v, value.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (std->len) {
+            p = q;
+            continue;
+        }
+
+        for (map = mapping; map->len; map += 2) {
+            if (map->len == value.len
+                && ngx_strncmp(map->data, v, value.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (d == NULL) {
+            /* a value grows by 5 bytes at most, each match is 17 or more */
+            out->data = ngx_pnalloc(r->pool, data->len * 2 + 16);
+            if (out->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            d = out->data;
+        }
+
+        d = ngx_cpymem(d, from, v - from);
+        d = ngx_cpymem(d, map[1].data, map[1].len);
+        from = q;
+        p = q;
+        changed = 1;
+    }
+
+    if (!changed) {
+        return NGX_DECLINED;
+    }
+
+    d = ngx_cpymem(d, from, last - from);
+    out->len = d - out->data;
+
+    return NGX_OK;
+}
+
+
 static ngx_chain_t *
 ngx_http_llm_memory_buf(ngx_http_request_t *r, u_char *p, size_t n)
 {
@@ -360,6 +582,7 @@ ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
     ngx_chain_t ***ll)
 {
     ngx_int_t            rc, u, ch, empty;
+    ngx_str_t            mapped;
     ngx_http_llm_json_t  js;
 
     if (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0) {
@@ -401,6 +624,16 @@ ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
         }
     }
 
+    rc = ngx_http_llm_openai_finish_reasons(r, data, &mapped);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        data = &mapped;
+    }
+
     return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);
 }
 
@@ -410,6 +643,7 @@ ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_t *body, ngx_chain_t **out)
 {
     ngx_int_t            rc, u;
+    ngx_str_t            mapped;
     ngx_http_llm_json_t  js;
 
     rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
@@ -429,6 +663,16 @@ ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_openai_usage(&js, u, &ctx->usage);
 
     ngx_pfree(r->pool, js.toks);
+
+    rc = ngx_http_llm_openai_finish_reasons(r, body, &mapped);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        body = &mapped;
+    }
 
     *out = ngx_http_llm_memory_buf(r, body->data, body->len);
     if (*out == NULL) {
