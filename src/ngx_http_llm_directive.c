@@ -261,6 +261,14 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
+    } else if (ngx_process == NGX_PROCESS_SIGNALLER) {
+
+        /*
+         * "nginx -s reload" parses the configuration only to find the
+         * pid file: it needs no key, and often runs without them in its
+         * environment (systemd's ExecReload, an operator's shell)
+         */
+
     } else if (!(key_src.len == 4
                  && ngx_strncmp(key_src.data, "none", 4) == 0))
     {
