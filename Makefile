@@ -27,7 +27,7 @@ DEB_PKGS := nginx nginx-dev libjsmn-dev libpcre2-dev zlib1g-dev libssl-dev \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test test-sdk bench clean lint
+.PHONY: all deps build run test test-sdk bench clean lint valgrind
 
 all: build
 
@@ -90,6 +90,12 @@ PROVE_INC = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 test: build
 	$(TEST_ENV) prove -j$(PROVE_JOBS) -I. $(PROVE_INC) -r t
+
+# the whole suite under valgrind (Test::Nginx reads ./valgrind.suppress)
+valgrind: build
+	cp t/valgrind.suppress valgrind.suppress
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 TEST_NGINX_SLEEP=0.3 \
+	    prove -I. $(PROVE_INC) -r t
 
 bench: build
 	@t/bin/bench $(NGINX) $(MODULE)
