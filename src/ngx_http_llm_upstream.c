@@ -213,6 +213,10 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
         {
             ctx->streaming = 1;
 
+            /* the client gets chunked framing; the length stays ours */
+
+            ctx->rest = u->headers_in.content_length_n;
+
             u->headers_in.status_n = NGX_HTTP_OK;
             u->headers_in.content_length_n = -1;
             ngx_str_set(&u->headers_in.status_line, "200 OK");
@@ -791,11 +795,16 @@ ngx_http_llm_input_filter_init(void *data)
         ctx->chunked_in = 1;
         u->length = 1;
 
-    } else if (u->headers_in.content_length_n >= 0) {
-        /* the value was cleared for the client; see process_header */
-        u->length = -1;
+    } else if (ctx->rest >= 0) {
+        /* an event stream with "Content-Length": rare, but valid */
+        u->length = ctx->rest;
+
+        if (u->length == 0) {
+            u->keepalive = !u->headers_in.connection_close;
+        }
 
     } else {
+        /* delimited by the connection's close */
         u->length = -1;
     }
 
@@ -828,8 +837,26 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
     }
 
     if (!ctx->chunked_in) {
+
+        if (u->length >= 0 && bytes > u->length) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "upstream sent more data than specified in "
+                          "\"Content-Length\" header");
+            buf->last = buf->pos + u->length;
+            bytes = u->length;
+        }
+
         rc = ngx_http_llm_feed_sse(r, ctx, buf->pos, buf->last, &ll);
         buf->pos = buf->last;
+
+        if (u->length > 0) {
+            u->length -= bytes;
+
+            if (u->length == 0) {
+                u->keepalive = !u->headers_in.connection_close;
+            }
+        }
+
         return rc;
     }
 
