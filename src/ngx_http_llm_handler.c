@@ -193,16 +193,21 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 
     ctx->json = js;
 
+    /*
+     * an error sent with ngx_http_llm_send_error() returns the output
+     * filter's code, NGX_OK too: ctx->own_response tells it apart
+     */
+
     rc = ngx_http_llm_read_body(r, ctx);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_OK || ctx->own_response) {
         ngx_http_finalize_request(r, rc);
         return;
     }
 
     rc = ngx_http_llm_parse_request(r, ctx, js);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_OK || ctx->own_response) {
         ngx_http_finalize_request(r, rc);
         return;
     }
