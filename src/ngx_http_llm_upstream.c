@@ -349,11 +349,34 @@ ngx_http_llm_process_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                 ngx_strlow(h->lowcase_key, h->key.data, h->key.len);
             }
 
+#if (nginx_version >= 1023000)
+            h->next = NULL;
+#endif
+
+            /* identity was asked for; anything else cannot be parsed */
+
+            if (h->key.len == sizeof("Content-Encoding") - 1
+                && ngx_strcmp(h->lowcase_key, "content-encoding") == 0
+                && !(h->value.len == sizeof("identity") - 1
+                     && ngx_strcasecmp(h->value.data,
+                                       (u_char *) "identity") == 0))
+            {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "upstream sent a compressed response "
+                              "(\"%V\") though identity was requested",
+                              &h->value);
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
             hh = ngx_hash_find(&umcf->headers_in_hash, h->hash,
                                h->lowcase_key, h->key.len);
 
-            if (hh && hh->handler(r, h, hh->offset) != NGX_OK) {
-                return NGX_ERROR;
+            if (hh) {
+                rc = hh->handler(r, h, hh->offset);
+
+                if (rc != NGX_OK) {
+                    return rc;
+                }
             }
 
             continue;
@@ -363,19 +386,6 @@ ngx_http_llm_process_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
             if (u->headers_in.chunked) {
                 u->headers_in.content_length_n = -1;
-            }
-
-            if (u->headers_in.content_encoding
-                && !(u->headers_in.content_encoding->value.len == 8
-                     && ngx_strncasecmp(
-                            u->headers_in.content_encoding->value.data,
-                            (u_char *) "identity", 8) == 0))
-            {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "upstream sent a compressed response "
-                              "(\"%V\") though identity was requested",
-                              &u->headers_in.content_encoding->value);
-                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
             }
 
             return NGX_OK;
