@@ -536,7 +536,14 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         rc.err.len = NGX_MAX_CONF_ERRSTR;
         rc.err.data = errstr;
 
-        if (rc.pattern.len == 0 || ngx_regex_compile(&rc) != NGX_OK) {
+        if (rc.pattern.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty regular expression in llm_route "
+                               "\"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_regex_compile(&rc) != NGX_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
             return NGX_CONF_ERROR;
         }
