@@ -445,7 +445,7 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
 {
     size_t                     len;
     ngx_buf_t                 *b;
-    ngx_uint_t                 i, n, key;
+    ngx_uint_t                 i, n;
     ngx_chain_t               *cl;
     ngx_http_llm_route_t      *route;
     ngx_http_llm_target_t     *t;
@@ -454,11 +454,10 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
 
     if (id->len) {
-        route = NULL;
+        route = ngx_http_llm_route_exact(r, id);
 
-        if (lmcf->exact.buckets) {
-            key = ngx_hash_key(id->data, id->len);
-            route = ngx_hash_find(&lmcf->exact, key, id->data, id->len);
+        if (route == NGX_HTTP_LLM_ROUTE_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         if (route == NULL) {

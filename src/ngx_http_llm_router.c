@@ -22,7 +22,8 @@ static ngx_int_t ngx_http_llm_expand(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
 {
-    ngx_uint_t              i;
+    ngx_str_t               name;
+    ngx_uint_t              i, j;
     ngx_hash_key_t         *hk;
     ngx_hash_init_t         hash;
     ngx_hash_keys_arrays_t  keys;
@@ -76,13 +77,45 @@ ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
             continue;
         }
 
-        switch (ngx_hash_add_key(&keys, &route[i].pattern, &route[i],
+        /*
+         * ngx_hash_init() keeps the names in lowercase: the keys are
+         * lowercase copies, and a lookup compares the pattern exactly
+         */
+
+        name.len = route[i].pattern.len;
+        name.data = ngx_pnalloc(cf->pool, name.len);
+        if (name.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_strlow(name.data, route[i].pattern.data, name.len);
+
+        switch (ngx_hash_add_key(&keys, &name, &route[i],
                                  NGX_HASH_READONLY_KEY))
         {
         case NGX_OK:
             break;
 
         case NGX_BUSY:
+            for (j = 0; j < i; j++) {
+                if (route[j].pattern.len == route[i].pattern.len
+                    && ngx_strncmp(route[j].pattern.data,
+                                   route[i].pattern.data,
+                                   route[i].pattern.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (j == i) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "llm_route \"%V\" differs from another "
+                              "only in case in %s:%ui",
+                              &route[i].pattern, route[i].file,
+                              route[i].line);
+                return NGX_ERROR;
+            }
+
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "duplicate llm_route \"%V\" in %s:%ui",
                           &route[i].pattern, route[i].file, route[i].line);
@@ -163,20 +196,19 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     int                        captures[30];
     ngx_int_t                  rc;
-    ngx_uint_t                 i, key;
+    ngx_uint_t                 i;
     ngx_http_llm_route_t      *route, **rp;
     ngx_http_llm_target_t     *t;
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
 
-    route = NULL;
     rc = 0;
 
-    if (lmcf->exact.buckets) {
-        key = ngx_hash_key(ctx->model.data, ctx->model.len);
-        route = ngx_hash_find(&lmcf->exact, key, ctx->model.data,
-                              ctx->model.len);
+    route = ngx_http_llm_route_exact(r, &ctx->model);
+
+    if (route == NGX_HTTP_LLM_ROUTE_ERROR) {
+        return NGX_ERROR;
     }
 
     if (route == NULL) {
@@ -239,6 +271,42 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                    &ctx->provider->name, &ctx->upstream_model);
 
     return NGX_OK;
+}
+
+
+ngx_http_llm_route_t *
+ngx_http_llm_route_exact(ngx_http_request_t *r, ngx_str_t *name)
+{
+    u_char                    *low;
+    ngx_uint_t                 key;
+    ngx_http_llm_route_t      *route;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+
+    if (lmcf->exact.buckets == NULL || name->len == 0) {
+        return NULL;
+    }
+
+    low = ngx_pnalloc(r->pool, name->len);
+    if (low == NULL) {
+        return NGX_HTTP_LLM_ROUTE_ERROR;
+    }
+
+    key = ngx_hash_strlow(low, name->data, name->len);
+
+    route = ngx_hash_find(&lmcf->exact, key, low, name->len);
+
+    ngx_pfree(r->pool, low);
+
+    if (route == NULL
+        || route->pattern.len != name->len
+        || ngx_strncmp(route->pattern.data, name->data, name->len) != 0)
+    {
+        return NULL;
+    }
+
+    return route;
 }
 
 
