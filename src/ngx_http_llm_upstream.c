@@ -42,7 +42,7 @@ static void ngx_http_llm_abort_request(ngx_http_request_t *r);
 static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r,
-    const char *key, ngx_str_t *value);
+    ngx_list_t *headers, const char *key, ngx_str_t *value);
 
 
 /* upstream response headers passed on to the client */
@@ -130,6 +130,11 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->chunked_in = 0;
     ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
     ngx_memzero(&ctx->usage, sizeof(ngx_http_llm_usage_t));
+
+    /* nginx's own error, if the next server fails, is replaced again */
+
+    ctx->own_response = 0;
+    ctx->upstream_status = 0;
 
     r->upstream->process_header = ngx_http_llm_process_header;
     r->state = 0;
@@ -225,10 +230,12 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
             r->headers_out.content_type_len =
                                         r->headers_out.content_type.len;
 
-            if (ngx_http_llm_add_header(r, "Cache-Control",
+            if (ngx_http_llm_add_header(r, &r->headers_out.headers,
+                                        "Cache-Control",
                                         &(ngx_str_t) ngx_string("no-cache"))
                 != NGX_OK
-                || ngx_http_llm_add_header(r, "X-Accel-Buffering",
+                || ngx_http_llm_add_header(r, &r->headers_out.headers,
+                                           "X-Accel-Buffering",
                                            &(ngx_str_t) ngx_string("no"))
                    != NGX_OK)
             {
@@ -265,9 +272,16 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
 
 done:
 
-    if (ngx_http_llm_add_header(r, "X-LLM-Provider", &ctx->provider->name)
+    /*
+     * as the upstream's own headers: ngx_http_upstream_reinit() drops
+     * them when the request goes to the next server
+     */
+
+    if (ngx_http_llm_add_header(r, &u->headers_in.headers, "X-LLM-Provider",
+                                &ctx->provider->name)
         != NGX_OK
-        || ngx_http_llm_add_header(r, "X-LLM-Model", &ctx->upstream_model)
+        || ngx_http_llm_add_header(r, &u->headers_in.headers, "X-LLM-Model",
+                                   &ctx->upstream_model)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1011,20 +1025,29 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
 
 static ngx_int_t
-ngx_http_llm_add_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value)
+ngx_http_llm_add_header(ngx_http_request_t *r, ngx_list_t *headers,
+    const char *key, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_list_push(headers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value = *value;
+
+    /* upstream headers are looked up in the hide_headers hash */
+
+    h->lowcase_key = ngx_pnalloc(r->pool, h->key.len);
+    if (h->lowcase_key == NULL) {
+        h->hash = 0;
+        return NGX_ERROR;
+    }
+
+    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
 
 #if (nginx_version >= 1023000)
     h->next = NULL;
