@@ -27,7 +27,7 @@ DEB_PKGS := nginx nginx-dev libjsmn-dev libpcre2-dev zlib1g-dev libssl-dev \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test test-sdk bench clean lint valgrind
+.PHONY: all deps build run test test-sdk bench clean lint valgrind unit
 
 all: build
 
@@ -74,6 +74,25 @@ $(MODULE): $(BUILD)/nginx/objs/Makefile $(SRCS)
 	cp $(BUILD)/nginx/objs/ngx_http_llm_module.so $@
 	@echo "built $@"
 
+# -- unit tests of the pure parts, outside nginx (shim for pool and log) --
+
+UNIT_CC     ?= cc
+UNIT_CFLAGS ?= -O1 -g -Wall -Wno-unused-parameter -Werror
+UNIT_INCS    = -I $(BUILD)/nginx/src/core -I $(BUILD)/nginx/src/event \
+               -I $(BUILD)/nginx/src/event/modules \
+               -I $(BUILD)/nginx/src/os/unix -I $(BUILD)/nginx/objs \
+               -I $(BUILD)/nginx/src/http -I $(BUILD)/nginx/src/http/modules \
+               -I $(BUILD)/nginx/src/http/v2 -I $(TOP)/src
+UNIT_BIN     = $(BUILD)/unit/sse_split
+
+unit: $(UNIT_BIN)
+
+$(UNIT_BIN): t/unit/sse_split.c t/unit/shim.c src/ngx_http_llm_sse.c \
+             src/ngx_http_llm_sse.h $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ t/unit/sse_split.c \
+	    t/unit/shim.c src/ngx_http_llm_sse.c
+
 # -- run ---------------------------------------------------------------------
 
 run: build
@@ -83,12 +102,12 @@ run: build
 
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(MODULE)" \
-           LLM_MODULE=$(MODULE)
+           LLM_MODULE=$(MODULE) LLM_UNIT_DIR=$(BUILD)/unit
 
 PROVE_INC = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                     || echo "-It/compat")
 
-test: build
+test: build unit
 	$(TEST_ENV) prove -j$(PROVE_JOBS) -I. $(PROVE_INC) -r t
 
 # the whole suite under valgrind (Test::Nginx reads ./valgrind.suppress)

@@ -1,0 +1,182 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+/*
+ * The few nginx core functions the module's pure parts (SSE parser, JSON
+ * wrapper) call, for unit tests and fuzzers built outside nginx: the pool
+ * is plain malloc, the log goes to stderr.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+
+void *
+ngx_palloc(ngx_pool_t *pool, size_t size)
+{
+    return malloc(size ? size : 1);
+}
+
+
+void *
+ngx_pnalloc(ngx_pool_t *pool, size_t size)
+{
+    return malloc(size ? size : 1);
+}
+
+
+void *
+ngx_pcalloc(ngx_pool_t *pool, size_t size)
+{
+    return calloc(1, size ? size : 1);
+}
+
+
+ngx_int_t
+ngx_pfree(ngx_pool_t *pool, void *p)
+{
+    free(p);
+    return NGX_OK;
+}
+
+
+void
+ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
+    const char *fmt, ...)
+{
+    if (getenv("LLM_UNIT_VERBOSE")) {
+        va_list  args;
+
+        va_start(args, fmt);
+        vfprintf(stderr, fmt, args);
+        va_end(args);
+        fputc('\n', stderr);
+    }
+}
+
+
+uintptr_t
+ngx_escape_json(u_char *dst, u_char *src, size_t size)
+{
+    u_char      ch;
+    ngx_uint_t  len;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    if (dst == NULL) {
+        len = 0;
+
+        while (size) {
+            ch = *src++;
+
+            if (ch == '\\' || ch == '"') {
+                len++;
+
+            } else if (ch <= 0x1f) {
+                switch (ch) {
+                case '\n': case '\r': case '\t': case '\b': case '\f':
+                    len++;
+                    break;
+                default:
+                    len += sizeof("\\u001F") - 2;
+                }
+            }
+
+            size--;
+        }
+
+        return (uintptr_t) len;
+    }
+
+    while (size) {
+        ch = *src++;
+
+        if (ch > 0x1f) {
+            if (ch == '\\' || ch == '"') {
+                *dst++ = '\\';
+            }
+
+            *dst++ = ch;
+
+        } else {
+            *dst++ = '\\';
+
+            switch (ch) {
+            case '\n': *dst++ = 'n'; break;
+            case '\r': *dst++ = 'r'; break;
+            case '\t': *dst++ = 't'; break;
+            case '\b': *dst++ = 'b'; break;
+            case '\f': *dst++ = 'f'; break;
+            default:
+                *dst++ = 'u'; *dst++ = '0'; *dst++ = '0';
+                *dst++ = '0' + (ch >> 4);
+                *dst++ = hex[ch & 0xf];
+            }
+        }
+
+        size--;
+    }
+
+    return (uintptr_t) dst;
+}
+
+
+u_char *
+ngx_strlcasestrn(u_char *s1, u_char *last, u_char *s2, size_t n)
+{
+    ngx_uint_t  c1, c2;
+
+    c2 = (ngx_uint_t) *s2++;
+    c2 = (c2 >= 'A' && c2 <= 'Z') ? (c2 | 0x20) : c2;
+    last -= n;
+
+    do {
+        do {
+            if (s1 >= last) {
+                return NULL;
+            }
+
+            c1 = (ngx_uint_t) *s1++;
+            c1 = (c1 >= 'A' && c1 <= 'Z') ? (c1 | 0x20) : c1;
+
+        } while (c1 != c2);
+
+    } while (ngx_strncasecmp(s1, s2, n) != 0);
+
+    return --s1;
+}
+
+
+ngx_int_t
+ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
+{
+    ngx_uint_t  c1, c2;
+
+    while (n) {
+        c1 = (ngx_uint_t) *s1++;
+        c2 = (ngx_uint_t) *s2++;
+
+        c1 = (c1 >= 'A' && c1 <= 'Z') ? (c1 | 0x20) : c1;
+        c2 = (c2 >= 'A' && c2 <= 'Z') ? (c2 | 0x20) : c2;
+
+        if (c1 == c2) {
+            if (c1) {
+                n--;
+                continue;
+            }
+
+            return 0;
+        }
+
+        return c1 - c2;
+    }
+
+    return 0;
+}
