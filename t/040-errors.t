@@ -691,3 +691,122 @@ POST /v1/embeddings
 {"error":{"message":"Input too long.","type":"invalid_request_error","param":null,"code":"context_length_exceeded"}}
 --- no_error_log
 [error]
+
+
+
+=== TEST 37: provider error in a chunked body: mapped
+--- config
+    location = /mock/chat/completions {
+        default_type application/json;
+        echo_status 503;
+        echo -n '{"error":{"message":"Service ';
+        echo_flush;
+        echo '  unavailable","type":"server_error","code":"overloaded"}}';
+    }
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 503
+--- response_body
+{"error":{"message":"Service   unavailable","type":"server_error","param":null,"code":"overloaded"}}
+--- grep_error_log eval: qr/\[(?:error|crit|alert)\]/
+--- grep_error_log_out
+[error]
+
+
+
+=== TEST 38: provider closes before Content-Length is reached: 502
+--- http_config
+    llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                 key=none;
+    llm_route default mock;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r
+Content-Type: application/json\r
+Content-Length: 100\r
+\r
+{\"id\":\"chatcmpl-1\","
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 502
+--- response_body
+{"error":{"message":"The model provider could not be reached or sent an invalid response.","type":"api_error","param":null,"code":"upstream_error"}}
+--- error_log
+upstream prematurely closed connection
+
+
+
+=== TEST 39: invalid chunked framing from the provider: 502
+--- http_config
+    llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                 key=none;
+    llm_route default mock;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r
+Content-Type: application/json\r
+Transfer-Encoding: chunked\r
+\r
+zz\r
+{}\r
+0\r
+\r
+"
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 502
+--- response_body
+{"error":{"message":"The model provider could not be reached or sent an invalid response.","type":"api_error","param":null,"code":"upstream_error"}}
+--- grep_error_log eval: qr/\[(?:error|crit|alert)\]/
+--- grep_error_log_out
+[error]
+--- error_log
+upstream sent invalid chunked response
+
+
+
+=== TEST 40: not HTTP at all: 502
+--- http_config
+    llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                 key=none;
+    llm_route default mock;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+"SSH-2.0-OpenSSH_9.2\r\n"
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 502
+--- response_body
+{"error":{"message":"The model provider could not be reached or sent an invalid response.","type":"api_error","param":null,"code":"upstream_error"}}
+--- grep_error_log eval: qr/\[(?:error|crit|alert)\]/
+--- grep_error_log_out
+[error]
+--- error_log
+upstream sent no valid HTTP/1.0 header
+
+
+
+=== TEST 41: a chunked 200 is decoded and passed
+--- http_config
+    llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                 key=none;
+    llm_route default mock;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+["HTTP/1.1 200 OK\r
+Content-Type: application/json\r
+Transfer-Encoding: chunked\r
+\r
+b\r
+{\"id\":\"c1\",\r
+", "1b\r
+\"object\":\"chat.completion\"}\r
+0\r
+\r
+"]
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- response_body chomp
+{"id":"c1","object":"chat.completion"}
+--- no_error_log
+[error]
