@@ -10,6 +10,7 @@
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_error.h"
 #include "ngx_http_llm_json.h"
+#include "ngx_http_llm_canonical.h"
 
 
 /*
@@ -157,6 +158,39 @@ ngx_http_llm_error_body(ngx_http_request_t *r, ngx_str_t *message,
 }
 
 
+ngx_chain_t *
+ngx_http_llm_error_chain(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_str_t *code, ngx_str_t *message)
+{
+    size_t                         len;
+    ngx_http_llm_ctx_t            *ctx;
+    const ngx_http_llm_surface_t  *surf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    if (ctx && ctx->surf) {
+        surf = ctx->surf;
+
+    } else {
+        /* before the handler ran (413): the URI tells the surface */
+
+        len = sizeof("/messages") - 1;
+
+        if (r->uri.len >= len
+            && ngx_strncmp(r->uri.data + r->uri.len - len, "/messages", len)
+               == 0)
+        {
+            surf = &ngx_http_llm_surface_anthropic;
+
+        } else {
+            surf = &ngx_http_llm_surface_openai;
+        }
+    }
+
+    return surf->write_error(r, status, type, code, message);
+}
+
+
 ngx_int_t
 ngx_http_llm_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_chain_t *out)
@@ -212,7 +246,7 @@ ngx_http_llm_send_error(ngx_http_request_t *r, ngx_uint_t status,
     c.data = (u_char *) code;
     c.len = code ? ngx_strlen(code) : 0;
 
-    out = ngx_http_llm_error_body(r, &m, &t, &c, NULL);
+    out = ngx_http_llm_error_chain(r, status, &t, &c, &m);
     if (out == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -293,9 +327,9 @@ ngx_http_llm_error_header_filter(ngx_http_request_t *r)
         ngx_http_set_ctx(r, ctx, ngx_http_llm_module);
     }
 
-    cl = ngx_http_llm_error_body(r, (ngx_str_t *) &e->message,
-                                 (ngx_str_t *) &e->type,
-                                 (ngx_str_t *) &e->code, NULL);
+    cl = ngx_http_llm_error_chain(r, e->status, (ngx_str_t *) &e->type,
+                                  (ngx_str_t *) &e->code,
+                                  (ngx_str_t *) &e->message);
     if (cl == NULL) {
         return NGX_ERROR;
     }

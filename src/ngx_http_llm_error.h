@@ -18,6 +18,10 @@
 ngx_chain_t *ngx_http_llm_error_body(ngx_http_request_t *r,
     ngx_str_t *message, ngx_str_t *type, ngx_str_t *code, ngx_str_t *param);
 
+/* an error body in the format of the client's surface */
+ngx_chain_t *ngx_http_llm_error_chain(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, ngx_str_t *code, ngx_str_t *message);
+
 /* sends a whole JSON error response; returns what the handler returns */
 ngx_int_t ngx_http_llm_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, const char *code, const char *message);

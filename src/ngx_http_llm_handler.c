@@ -13,6 +13,7 @@
 #include "ngx_http_llm_error.h"
 #include "ngx_http_llm_router.h"
 #include "ngx_http_llm_upstream.h"
+#include "ngx_http_llm_canonical.h"
 
 
 #define NGX_HTTP_LLM_MAX_TOKENS  (4 * 1024 * 1024)
@@ -60,6 +61,15 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         ngx_str_null(&id);
     }
 
+    /* errors and answers are written in the format the client speaks */
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_MESSAGES) {
+        ctx->surf = &ngx_http_llm_surface_anthropic;
+
+    } else {
+        ctx->surf = &ngx_http_llm_surface_openai;
+    }
+
     switch (ctx->surface) {
 
     case NGX_HTTP_LLM_SURFACE_MODELS:
@@ -78,6 +88,7 @@ ngx_http_llm_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_LLM_SURFACE_CHAT:
     case NGX_HTTP_LLM_SURFACE_EMBEDDINGS:
+    case NGX_HTTP_LLM_SURFACE_MESSAGES:
 
         if (r->method != NGX_HTTP_POST) {
             return ngx_http_llm_not_allowed(r, "POST");
@@ -134,6 +145,10 @@ ngx_http_llm_surface(ngx_http_request_t *r, ngx_str_t *model_id)
 
     if (ngx_http_llm_ends_with("/models")) {
         return NGX_HTTP_LLM_SURFACE_MODELS;
+    }
+
+    if (ngx_http_llm_ends_with("/messages")) {
+        return NGX_HTTP_LLM_SURFACE_MESSAGES;
     }
 
 #undef ngx_http_llm_ends_with
@@ -230,6 +245,57 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
                                     "The requested model does not exist "
                                     "or is not routed by this gateway."));
         return;
+    }
+
+    /*
+     * OpenAI clients of OpenAI-format providers take the passthrough
+     * path; everything else goes through the canonical request
+     */
+
+    if (!ctx->provider->type->openai_format
+        || (ctx->surface != NGX_HTTP_LLM_SURFACE_CHAT
+            && ctx->surface != NGX_HTTP_LLM_SURFACE_EMBEDDINGS))
+    {
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS
+            && !ctx->provider->type->embeddings)
+        {
+            ngx_http_finalize_request(r,
+                ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_request_error",
+                                        "unsupported_endpoint",
+                                        "The provider of this model has no "
+                                        "embeddings endpoint."));
+            return;
+        }
+
+        ctx->req = ngx_http_llm_request_create(r->pool);
+        if (ctx->req == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "llm: client sent an invalid request: %s",
+                          ctx->error ? ctx->error : "unsupported");
+
+            ngx_http_finalize_request(r,
+                ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                        "invalid_request_error",
+                                        "invalid_request",
+                                        ctx->error ? ctx->error
+                                        : "The request cannot be "
+                                          "translated for this model's "
+                                          "provider."));
+            return;
+        }
     }
 
     ngx_http_llm_upstream_start(r, ctx);

@@ -31,6 +31,7 @@
 #define NGX_HTTP_LLM_SURFACE_CHAT         1
 #define NGX_HTTP_LLM_SURFACE_EMBEDDINGS   2
 #define NGX_HTTP_LLM_SURFACE_MODELS       3
+#define NGX_HTTP_LLM_SURFACE_MESSAGES     4   /* Anthropic Messages */
 
 
 /* vendor quirks of OpenAI-compatible providers */
@@ -45,6 +46,8 @@
 
 typedef struct ngx_http_llm_ctx_s            ngx_http_llm_ctx_t;
 typedef struct ngx_http_llm_provider_s       ngx_http_llm_provider_t;
+typedef struct ngx_http_llm_request_s        ngx_http_llm_request_t;
+typedef struct ngx_http_llm_surface_s        ngx_http_llm_surface_t;
 
 
 /* llm_provider: one configured provider instance */
@@ -65,6 +68,11 @@ typedef struct {
     ngx_str_t                       extra_headers; /* prebuilt lines */
 
     ngx_uint_t                      quirks;
+
+    ngx_int_t                       max_tokens;  /* default, translation */
+    ngx_str_t                       version;     /* API version: Azure
+                                                    api-version, Anthropic
+                                                    anthropic-version */
 
     unsigned                        tls:1;
     unsigned                        disabled:1; /* optional, no key */
@@ -154,6 +162,13 @@ struct ngx_http_llm_ctx_s {
 
     ngx_str_t                       body;       /* whole request body */
     void                           *json;       /* ngx_http_llm_json_t */
+
+    /* translation: the client's surface and the canonical request */
+    const ngx_http_llm_surface_t   *surf;
+    ngx_http_llm_request_t         *req;        /* NULL: passthrough */
+    void                           *in_state;   /* provider stream state */
+    void                           *out_state;  /* surface writer state */
+    const char                     *error;      /* why a request is bad */
     /* offsets in the body, for the passthrough rewrite */
     ngx_int_t                       model_start; /* inside the quotes */
     ngx_int_t                       model_end;
@@ -212,6 +227,10 @@ struct ngx_http_llm_provider_s {
     ngx_str_t                          type;
     ngx_str_t                          default_base;
     ngx_uint_t                         quirks;
+
+    /* speaks OpenAI chat: OpenAI clients take the passthrough path */
+    unsigned                           openai_format:1;
+    unsigned                           embeddings:1;
 
     ngx_http_llm_create_request_pt     create_request;
     ngx_http_llm_stream_event_pt       stream_event;

@@ -56,6 +56,8 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_openai = {
     ngx_string("openai"),
     ngx_string("/v1"),
     0,
+    1,                                     /* openai_format */
+    1,                                     /* embeddings */
     ngx_http_llm_openai_create_request,
     ngx_http_llm_openai_stream_event,
     ngx_http_llm_openai_response,

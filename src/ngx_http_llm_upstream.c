@@ -752,7 +752,7 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         }
     }
 
-    ctx->out = ngx_http_llm_error_body(r, &message, &type, &code, NULL);
+    ctx->out = ngx_http_llm_error_chain(r, status, &type, &code, &message);
     if (ctx->out == NULL) {
         return NGX_ERROR;
     }

@@ -1,0 +1,195 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_llm_module.h"
+#include "ngx_http_llm_canonical.h"
+
+
+static ngx_int_t ngx_http_llm_jw_grow(ngx_http_llm_jw_t *jw, size_t n);
+
+
+static ngx_str_t  ngx_http_llm_finish_names[] = {
+    ngx_null_string,
+    ngx_string("stop"),
+    ngx_string("length"),
+    ngx_string("tool_calls"),
+    ngx_string("content_filter")
+};
+
+
+ngx_int_t
+ngx_http_llm_jw_init(ngx_http_llm_jw_t *jw, ngx_pool_t *pool, size_t size)
+{
+    jw->pool = pool;
+    jw->failed = 0;
+
+    jw->start = ngx_pnalloc(pool, size);
+    if (jw->start == NULL) {
+        jw->failed = 1;
+        return NGX_ERROR;
+    }
+
+    jw->pos = jw->start;
+    jw->end = jw->start + size;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_jw_grow(ngx_http_llm_jw_t *jw, size_t n)
+{
+    u_char  *p;
+    size_t   size, used;
+
+    if (jw->failed) {
+        return NGX_ERROR;
+    }
+
+    used = jw->pos - jw->start;
+    size = (jw->end - jw->start) * 2;
+
+    while (size < used + n) {
+        size *= 2;
+    }
+
+    p = ngx_pnalloc(jw->pool, size);
+    if (p == NULL) {
+        jw->failed = 1;
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, jw->start, used);
+    ngx_pfree(jw->pool, jw->start);
+
+    jw->start = p;
+    jw->pos = p + used;
+    jw->end = p + size;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_llm_jw_raw(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
+{
+    if ((size_t) (jw->end - jw->pos) < n
+        && ngx_http_llm_jw_grow(jw, n) != NGX_OK)
+    {
+        return;
+    }
+
+    jw->pos = ngx_cpymem(jw->pos, p, n);
+}
+
+
+void
+ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
+{
+    size_t  len;
+
+    len = n + ngx_escape_json(NULL, p, n) + 2;
+
+    if ((size_t) (jw->end - jw->pos) < len
+        && ngx_http_llm_jw_grow(jw, len) != NGX_OK)
+    {
+        return;
+    }
+
+    *jw->pos++ = '"';
+    jw->pos = (u_char *) ngx_escape_json(jw->pos, p, n);
+    *jw->pos++ = '"';
+}
+
+
+void
+ngx_http_llm_jw_int(ngx_http_llm_jw_t *jw, ngx_int_t n)
+{
+    if ((size_t) (jw->end - jw->pos) < NGX_INT_T_LEN
+        && ngx_http_llm_jw_grow(jw, NGX_INT_T_LEN) != NGX_OK)
+    {
+        return;
+    }
+
+    jw->pos = ngx_sprintf(jw->pos, "%i", n);
+}
+
+
+ngx_chain_t *
+ngx_http_llm_jw_chain(ngx_http_llm_jw_t *jw)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (jw->failed) {
+        return NULL;
+    }
+
+    b = ngx_calloc_buf(jw->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->start = jw->start;
+    b->pos = jw->start;
+    b->last = jw->pos;
+    b->end = jw->end;
+    b->temporary = 1;
+
+    cl = ngx_alloc_chain_link(jw->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
+ngx_http_llm_request_t *
+ngx_http_llm_request_create(ngx_pool_t *pool)
+{
+    ngx_http_llm_request_t  *req;
+
+    req = ngx_pcalloc(pool, sizeof(ngx_http_llm_request_t));
+    if (req == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&req->messages, pool, 8,
+                       sizeof(ngx_http_llm_message_t))
+        != NGX_OK
+        || ngx_array_init(&req->tools, pool, 2, sizeof(ngx_http_llm_tool_t))
+           != NGX_OK
+        || ngx_array_init(&req->stop, pool, 1, sizeof(ngx_str_t)) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    req->parallel_tool_calls = -1;
+    req->max_tokens = -1;
+    req->n = -1;
+    req->schema_strict = -1;
+    req->thinking_budget = -1;
+
+    return req;
+}
+
+
+ngx_str_t *
+ngx_http_llm_finish_openai(ngx_uint_t finish)
+{
+    if (finish > NGX_HTTP_LLM_FINISH_FILTER) {
+        finish = NGX_HTTP_LLM_FINISH_STOP;
+    }
+
+    return &ngx_http_llm_finish_names[finish];
+}
