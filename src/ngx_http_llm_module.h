@@ -206,6 +206,7 @@ struct ngx_http_llm_ctx_s {
     unsigned                        done:1;         /* saw [DONE] */
     unsigned                        chunked_in:1;
     unsigned                        replace_body:1;
+    unsigned                        stream_ended:1;
 };
 
 

@@ -587,6 +587,11 @@ ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
     ngx_str_t            mapped;
     ngx_http_llm_json_t  js;
 
+    if (data == NULL) {
+        /* the end of the upstream body: nothing to add */
+        return NGX_OK;
+    }
+
     if (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0) {
         ctx->done = 1;
         return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);

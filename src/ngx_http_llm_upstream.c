@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_feed_sse(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *p, u_char *last, ngx_chain_t ***ll);
+static ngx_int_t ngx_http_llm_stream_end(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_chain_t ***ll);
 static void ngx_http_llm_abort_request(ngx_http_request_t *r);
 static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -130,6 +132,12 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->chunked_in = 0;
     ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
     ngx_memzero(&ctx->usage, sizeof(ngx_http_llm_usage_t));
+
+    /* nothing reached the client yet: translation starts over */
+
+    ctx->stream_ended = 0;
+    ctx->in_state = NULL;
+    ctx->out_state = NULL;
 
     /* nginx's own error, if the next server fails, is replaced again */
 
@@ -878,6 +886,10 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
 
             if (u->length == 0) {
                 u->keepalive = !u->headers_in.connection_close;
+
+                if (rc == NGX_OK) {
+                    rc = ngx_http_llm_stream_end(r, ctx, &ll);
+                }
             }
         }
 
@@ -910,6 +922,10 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "upstream sent data after final chunk");
                 u->keepalive = 0;
+            }
+
+            if (ngx_http_llm_stream_end(r, ctx, &ll) != NGX_OK) {
+                return NGX_ERROR;
             }
 
             break;
@@ -964,6 +980,27 @@ ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The upstream's body ended well (last chunk, or all of Content-Length):
+ * the adapter is called once more with no event, so that a translated
+ * stream can be closed properly (Gemini just ends; an OpenAI client
+ * still needs its finish chunk, usage and [DONE]).
+ */
+
+static ngx_int_t
+ngx_http_llm_stream_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_chain_t ***ll)
+{
+    if (ctx->stream_ended) {
+        return NGX_OK;
+    }
+
+    ctx->stream_ended = 1;
+
+    return ctx->provider->type->stream_event(r, ctx, NULL, NULL, ll);
 }
 
 
