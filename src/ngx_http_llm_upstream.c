@@ -378,7 +378,8 @@ ngx_http_llm_process_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             /* identity was asked for; anything else cannot be parsed */
 
             if (h->key.len == sizeof("Content-Encoding") - 1
-                && ngx_strcmp(h->lowcase_key, "content-encoding") == 0
+                && ngx_strncmp(h->lowcase_key, "content-encoding",
+                               sizeof("Content-Encoding") - 1) == 0
                 && !(h->value.len == sizeof("identity") - 1
                      && ngx_strcasecmp(h->value.data,
                                        (u_char *) "identity") == 0))
