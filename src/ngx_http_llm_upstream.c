@@ -103,11 +103,31 @@ ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 static ngx_int_t
 ngx_http_llm_create_request(ngx_http_request_t *r)
 {
+    ngx_int_t            rc;
+    ngx_chain_t         *cl;
     ngx_http_llm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
 
-    return ctx->provider->type->create_request(r, ctx);
+    rc = ctx->provider->type->create_request(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /*
+     * as in proxy: the request is flushed once written, or it may stay
+     * in the SSL buffer of a keepalive connection, with no event left
+     * to send it
+     */
+
+    for (cl = r->upstream->request_bufs; cl; cl = cl->next) {
+        if (cl->next == NULL) {
+            cl->buf->flush = 1;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
