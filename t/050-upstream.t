@@ -46,6 +46,10 @@ our $Stream = '{"model":"gpt-4o","stream":true,'
 
 our $Done = '{"id":"chatcmpl-1","object":"chat.completion","choices":[]}';
 
+# larger than the 16 KB SSL buffer
+our $Big = '{"model":"gpt-4o","messages":[{"role":"user","content":"'
+           . ('0123456789abcdef' x 4096) . '"}]}';
+
 our $Tls = <<'_EOC_';
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ssl;
@@ -396,7 +400,94 @@ data: [DONE]
 
 
 
-=== TEST 13: llm_next_upstream (default): a connect error goes to the next server
+=== TEST 13: TLS: keepalive connections to the provider are reused
+--- http_config eval
+$::Tls =~ s/"choices"/"requests":"\$connection_requests","choices"/r
+. <<'_EOC_';
+    upstream secure {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        keepalive 2;
+    }
+
+    llm_provider secure type=openai upstream=secure tls host=api.test.local
+                 key=none;
+    llm_route default secure;
+_EOC_
+--- config
+    location /v1/ {
+        llm_pass;
+        llm_ssl_trusted_certificate $TEST_NGINX_CERT_DIR/ca.pem;
+    }
+--- request eval
+["POST /v1/chat/completions\n$::Chat",
+ "POST /v1/chat/completions\n$::Chat"]
+--- response_body_like eval
+['"sni":"api\.test\.local",.*"requests":"\d+"',
+ '"sni":"api\.test\.local",.*"requests":"(?:[2-9]|\d\d+)"']
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: TLS without host=: SNI and Host are the vendor's API host
+--- http_config eval
+$::Tls . <<'_EOC_';
+    upstream openai {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+    }
+
+    llm_provider openai type=openai upstream=openai tls key=none;
+    llm_route default openai;
+_EOC_
+--- config
+    location /v1/ {
+        llm_pass;
+        llm_ssl_verify off;
+    }
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- response_body_like chomp
+^\{"id":"chatcmpl-tls","object":"chat.completion","sni":"api\.openai\.com","host":"api\.openai\.com",
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: TLS: a request body larger than the SSL buffer, echoed back
+--- http_config eval
+$::Tls =~ s{(\n        location = /v1/chat/completions)}{
+        location = /echo/chat/completions {
+            client_body_buffer_size 128k;
+            echo_read_request_body;
+            echo_request_body;
+        }
+$1}r
+. <<'_EOC_';
+    upstream secure {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        keepalive 2;
+    }
+
+    llm_provider secure type=openai upstream=secure tls host=api.test.local
+                 base=/echo key=none;
+    llm_route default secure;
+_EOC_
+--- config
+    location /v1/ {
+        llm_pass;
+        llm_ssl_trusted_certificate $TEST_NGINX_CERT_DIR/ca.pem;
+    }
+--- request eval
+["POST /v1/chat/completions\n$::Big", "POST /v1/chat/completions\n$::Big"]
+--- response_body eval
+[$::Big, $::Big]
+--- no_error_log
+[error]
+--- timeout: 3
+
+
+
+=== TEST 16: llm_next_upstream (default): a connect error goes to the next server
 --- http_config
     upstream mock {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
@@ -427,7 +518,7 @@ connect() failed (111: Connection refused) while connecting to upstream
 
 
 
-=== TEST 14: llm_next_upstream off: no second server
+=== TEST 17: llm_next_upstream off: no second server
 --- http_config
     upstream mock {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
@@ -457,7 +548,7 @@ connect() failed (111: Connection refused) while connecting to upstream
 
 
 
-=== TEST 15: llm_next_upstream_tries 1: no second server
+=== TEST 18: llm_next_upstream_tries 1: no second server
 --- http_config
     upstream mock {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
@@ -485,7 +576,7 @@ connect() failed (111: Connection refused) while connecting to upstream
 
 
 
-=== TEST 16: llm_next_upstream http_500 non_idempotent: a 500 goes to the next server
+=== TEST 19: llm_next_upstream http_500 non_idempotent: a 500 goes to the next server
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
@@ -530,7 +621,7 @@ llm provider "mock" answered 500
 
 
 
-=== TEST 17: llm_next_upstream http_500 without non_idempotent: a POST is not retried
+=== TEST 20: llm_next_upstream http_500 without non_idempotent: a POST is not retried
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
@@ -566,7 +657,7 @@ llm provider "mock" answered 500
 
 
 
-=== TEST 18: a 500 retried on a dead server: nginx's 502 is still JSON
+=== TEST 21: a 500 retried on a dead server: nginx's 502 is still JSON
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
@@ -600,7 +691,7 @@ connect() failed (111: Connection refused) while connecting to upstream
 
 
 
-=== TEST 19: llm_read_timeout: 504 in time, not retried (POST)
+=== TEST 22: llm_read_timeout: 504 in time, not retried (POST)
 --- http_config
     upstream mock {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
@@ -635,7 +726,7 @@ upstream timed out (110: Connection timed out) while reading response header fro
 
 
 
-=== TEST 20: llm_next_upstream timeout non_idempotent: a timeout goes to the next server
+=== TEST 23: llm_next_upstream timeout non_idempotent: a timeout goes to the next server
 --- http_config
     upstream mock {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
@@ -670,7 +761,7 @@ upstream timed out (110: Connection timed out) while reading response header fro
 
 
 
-=== TEST 21: llm_next_upstream_timeout: no next server once it has passed
+=== TEST 24: llm_next_upstream_timeout: no next server once it has passed
 --- http_config
     upstream mock {
         server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
@@ -705,7 +796,7 @@ upstream timed out (110: Connection timed out) while reading response header fro
 
 
 
-=== TEST 22: llm_read_timeout between two stream events: the stream is cut
+=== TEST 25: llm_read_timeout between two stream events: the stream is cut
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
                  base=/mock key=none;
@@ -737,7 +828,7 @@ upstream timed out (110: Connection timed out) while reading upstream
 
 
 
-=== TEST 23: llm_connect_timeout
+=== TEST 26: llm_connect_timeout
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT
                  key=none;
