@@ -1029,11 +1029,20 @@ ngx_int_t
 ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
     u_char *data, size_t len, ngx_chain_t ***ll)
 {
+    u_char       *p, *lf, *last;
     size_t        size;
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
+    /* a value of several lines is sent as as many "data:" lines */
+
     size = sizeof("data: \n\n") - 1 + len;
+    last = len ? data + len : data;
+
+    for (p = data; p != last && (lf = ngx_strlchr(p, last, LF)); p = lf + 1)
+    {
+        size += sizeof("data: ") - 1;
+    }
 
     if (name && name->len) {
         size += sizeof("event: \n") - 1 + name->len;
@@ -1053,7 +1062,17 @@ ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
     }
 
     b->last = ngx_cpymem(b->last, "data: ", sizeof("data: ") - 1);
-    b->last = ngx_cpymem(b->last, data, len);
+
+    for (p = data; p != last && (lf = ngx_strlchr(p, last, LF)); p = lf + 1)
+    {
+        b->last = ngx_cpymem(b->last, p, lf + 1 - p);
+        b->last = ngx_cpymem(b->last, "data: ", sizeof("data: ") - 1);
+    }
+
+    if (p != last) {
+        b->last = ngx_cpymem(b->last, p, last - p);
+    }
+
     *b->last++ = LF;
     *b->last++ = LF;
 
