@@ -26,6 +26,8 @@ static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_parse_request(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_json_t *js);
+static ngx_int_t ngx_http_llm_model_once(ngx_http_request_t *r,
+    ngx_http_llm_json_t *js);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_llm_not_allowed(ngx_http_request_t *r,
@@ -435,6 +437,23 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                        "(a string).");
     }
 
+    rc = ngx_http_llm_model_once(r, js);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: client sent \"model\" more than once");
+
+        return ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                       "invalid_request_error",
+                                       "invalid_json",
+                                       "The JSON body has more than one "
+                                       "\"model\".");
+    }
+
     ctx->model_start = js->toks[i].start;
     ctx->model_end = js->toks[i].end;
 
@@ -500,6 +519,42 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             ctx->iu_end = js->toks[v].end;
             ctx->client_usage = (ngx_http_llm_json_bool(js, v) == 1);
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The provider's decoder unescapes keys and keeps the last of equal
+ * ones: a second "model", however spelled, would be the model it runs
+ * and not the one routed here.  NGX_DECLINED when there is one.
+ */
+
+static ngx_int_t
+ngx_http_llm_model_once(ngx_http_request_t *r, ngx_http_llm_json_t *js)
+{
+    ngx_int_t  i, n, rc, found;
+    ngx_str_t  key;
+
+    found = 0;
+
+    for (i = 1, n = 0; n < js->toks[0].size && i < js->ntoks; n++) {
+
+        rc = ngx_http_llm_json_string(r->pool, js, i, &key);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK && key.len == 5
+            && ngx_strncmp(key.data, "model", 5) == 0
+            && found++)
+        {
+            return NGX_DECLINED;
+        }
+
+        i = ngx_http_llm_json_skip(js, i + 1);
     }
 
     return NGX_OK;
