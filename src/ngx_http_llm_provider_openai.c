@@ -71,13 +71,14 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
 {
     u_char                        *p, *q, *body;
     size_t                         len, blen;
-    ngx_int_t                      pos;
+    ngx_int_t                      pos, v;
     ngx_str_t                      path, model;
     ngx_buf_t                     *b;
     ngx_uint_t                     i, j, n;
     ngx_array_t                    list;
     ngx_chain_t                   *cl, **ll;
     ngx_http_llm_edit_t           *edits, *e, tmp;
+    ngx_http_llm_json_t           *js;
     ngx_http_llm_provider_conf_t  *pc;
 
     pc = ctx->provider;
@@ -142,7 +143,24 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        if (ctx->sopts_start < 0) {
+        js = ctx->json;
+        v = (js && ctx->sopts_start < 0)
+            ? ngx_http_llm_json_get(js, 0, "stream_options") : -1;
+
+        if (v >= 0) {
+            /* "stream_options": null, or not an object: replaced */
+
+            e->start = js->toks[v].start;
+            e->end = js->toks[v].end;
+
+            if (ngx_http_llm_json_type(js, v) == NGX_HTTP_LLM_JSON_STRING) {
+                e->start--;
+                e->end++;
+            }
+
+            ngx_str_set(&e->text, "{\"include_usage\":true}");
+
+        } else if (ctx->sopts_start < 0) {
             /* right after the opening brace of the body */
 
             p = ngx_strlchr(body, body + ctx->body.len, '{');
