@@ -14,6 +14,7 @@
 /*
  * Vendor presets of the OpenAI-compatible wire format; the quirks are
  * the differences listed in the project's PROVIDERS.md, section 4.
+ * Then the native formats, which requests and answers are translated to.
  */
 
 static const ngx_http_llm_preset_t  ngx_http_llm_presets[] = {
@@ -50,6 +51,11 @@ static const ngx_http_llm_preset_t  ngx_http_llm_presets[] = {
 
     { ngx_string("llamacpp"), &ngx_http_llm_provider_openai,
       ngx_string("/v1"), ngx_null_string, NGX_HTTP_LLM_Q_NO_KEY },
+
+    /* native formats, translated */
+
+    { ngx_string("anthropic"), &ngx_http_llm_provider_anthropic,
+      ngx_string("/v1"), ngx_string("api.anthropic.com"), 0 },
 
     { ngx_null_string, NULL, ngx_null_string, ngx_null_string, 0 }
 };
