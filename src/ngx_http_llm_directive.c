@@ -30,7 +30,8 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     size_t                          len;
     ngx_str_t                      *value, s, key_src;
     ngx_url_t                       url;
-    ngx_uint_t                      i, optional, has_key, tls_set;
+    ngx_int_t                       n;
+    ngx_uint_t                      i, optional, has_key, tls_set, beta;
     ngx_keyval_t                   *kv;
     ngx_http_llm_provider_conf_t   *pc, **ppc;
     const ngx_http_llm_preset_t    *preset;
@@ -69,6 +70,7 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     optional = 0;
     has_key = 0;
     tls_set = 0;
+    beta = 0;
     ngx_str_null(&key_src);
     ngx_str_null(&pc->base);
     pc->base.data = NULL;
@@ -179,6 +181,61 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "max_tokens=", 11) == 0) {
+            n = ngx_atoi(value[i].data + 11, value[i].len - 11);
+
+            if (n == NGX_ERROR || n < 1) {
+                goto invalid;
+            }
+
+            pc->max_tokens = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "version=", 8) == 0) {
+            pc->version.data = value[i].data + 8;
+            pc->version.len = value[i].len - 8;
+
+            if (pc->version.len == 0
+                || ngx_http_llm_valid_token(&pc->version) != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "beta=", 5) == 0) {
+
+            /* Anthropic's feature flags: an "anthropic-beta" header */
+
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (s.len == 0 || ngx_http_llm_valid_token(&s) != NGX_OK) {
+                goto invalid;
+            }
+
+            if (pc->headers == NULL) {
+                pc->headers = ngx_array_create(cf->pool, 2,
+                                               sizeof(ngx_keyval_t));
+                if (pc->headers == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+            kv = ngx_array_push(pc->headers);
+            if (kv == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_str_set(&kv->key, "anthropic-beta");
+            kv->value = s;
+            beta = 1;
+
+            continue;
+        }
+
         if (value[i].len == 3 && ngx_strncmp(value[i].data, "tls", 3) == 0) {
             pc->tls = 1;
             tls_set = 1;
@@ -198,6 +255,21 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     if (preset == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "llm_provider \"%V\" must have \"type\" parameter",
+                           &pc->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (beta && preset->adapter != &ngx_http_llm_provider_anthropic) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"beta\" of llm_provider \"%V\" is only for "
+                           "type=anthropic", &pc->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (pc->max_tokens && preset->adapter->openai_format) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"max_tokens\" of llm_provider \"%V\" is only "
+                           "for translated types such as anthropic",
                            &pc->name);
         return NGX_CONF_ERROR;
     }
