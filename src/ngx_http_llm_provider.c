@@ -57,6 +57,10 @@ static const ngx_http_llm_preset_t  ngx_http_llm_presets[] = {
     { ngx_string("anthropic"), &ngx_http_llm_provider_anthropic,
       ngx_string("/v1"), ngx_string("api.anthropic.com"), 0 },
 
+    { ngx_string("gemini"), &ngx_http_llm_provider_gemini,
+      ngx_string("/v1beta"), ngx_string("generativelanguage.googleapis.com"),
+      0 },
+
     { ngx_null_string, NULL, ngx_null_string, ngx_null_string, 0 }
 };
 
