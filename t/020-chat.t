@@ -818,3 +818,85 @@ spread ok
 --- response_body eval: $::Completion
 --- no_error_log
 [error]
+
+
+
+=== TEST 31: a second "model" key is refused: the provider would read the
+last one, which was not routed
+--- http_config
+    llm_provider cheap type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/mock key=none;
+    llm_route gpt-4o-mini cheap;
+--- config
+    location /mock/ {
+        echo_read_request_body;
+        echo_request_body;
+    }
+--- request eval
+"POST /v1/chat/completions\n"
+. '{"model":"gpt-4o-mini","messages":[],"model":"o1-pro"}'
+--- error_code: 400
+--- response_body
+{"error":{"message":"The JSON body has more than one \"model\".","type":"invalid_request_error","param":null,"code":"invalid_json"}}
+--- error_log
+llm: client sent "model" more than once
+--- no_error_log
+[error]
+
+
+
+=== TEST 32: a "model" key spelled with escapes is a second "model" key
+--- http_config
+    llm_provider cheap type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/mock key=none;
+    llm_route gpt-4o-mini cheap;
+--- config
+    location /mock/ {
+        echo_read_request_body;
+        echo_request_body;
+    }
+--- request eval
+"POST /v1/chat/completions\n"
+. '{"model":"gpt-4o-mini","messages":[],"mod\u0065l":"o1-pro"}'
+--- error_code: 400
+--- response_body_like: "code":"invalid_json"
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: "model" inside another object is not the model
+--- http_config
+    llm_provider cheap type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/mock key=none;
+    llm_route gpt-4o-mini cheap;
+--- config
+    location /mock/ {
+        echo_read_request_body;
+        echo_request_body;
+    }
+--- request eval
+"POST /v1/chat/completions\n"
+. '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi",'
+. '"model":"x"}],"metadata":{"model":"y"}}'
+--- response_body eval
+'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi",'
+. '"model":"x"}],"metadata":{"model":"y"}}'
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: stream: "stream_options": null is replaced, not doubled
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+::upreq('{"model":"gpt-4o","stream":true,'
+        . '"stream_options":{"include_usage":true},"messages":[]}',
+        stream => 1)
+--- tcp_reply eval: ::sse_reply(@::Events, $::UsageChunk, '[DONE]')
+--- request eval
+"POST /v1/chat/completions\n"
+. '{"model":"gpt-4o","stream":true,"stream_options":null,"messages":[]}'
+--- response_body eval: ::sse(@::Events, '[DONE]')
+--- no_error_log
+[error]

@@ -439,3 +439,15 @@ GET and HEAD only
  '^\{"object":"list",']
 --- no_error_log
 [error]
+
+
+
+=== TEST 22: embeddings: a second "model" key is refused
+--- request eval
+"POST /v1/embeddings\n"
+. '{"model":"text-embedding-3-small","input":"x","model":"embed"}'
+--- error_code: 400
+--- response_body
+{"error":{"message":"The JSON body has more than one \"model\".","type":"invalid_request_error","param":null,"code":"invalid_json"}}
+--- no_error_log
+[error]
