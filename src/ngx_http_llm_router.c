@@ -251,7 +251,7 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     if (t->model.len == 0) {
         ctx->upstream_model = ctx->model;
 
-    } else if (route->regex && rc > 1
+    } else if (route->regex
                && ngx_strlchr(t->model.data, t->model.data + t->model.len,
                               '$'))
     {
@@ -361,7 +361,9 @@ ngx_http_llm_expand(ngx_http_request_t *r, ngx_str_t *tmpl,
         if (*p == '$' && p + 1 < last && p[1] >= '1' && p[1] <= '9') {
             k = p[1] - '0';
 
-            if (k < n) {
+            /* a group that did not take part is empty */
+
+            if (k < n && captures[2 * k] >= 0) {
                 len += captures[2 * k + 1] - captures[2 * k];
             }
 
@@ -383,7 +385,7 @@ ngx_http_llm_expand(ngx_http_request_t *r, ngx_str_t *tmpl,
         if (*p == '$' && p + 1 < last && p[1] >= '1' && p[1] <= '9') {
             k = p[1] - '0';
 
-            if (k < n) {
+            if (k < n && captures[2 * k] >= 0) {
                 d = ngx_cpymem(d, subject->data + captures[2 * k],
                                captures[2 * k + 1] - captures[2 * k]);
             }
