@@ -900,3 +900,26 @@ llm: client sent "model" more than once
 --- response_body eval: ::sse(@::Events, '[DONE]')
 --- no_error_log
 [error]
+
+
+
+=== TEST 35: regex route: a capture that did not take part is empty
+--- http_config
+    llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/mock key=none;
+    llm_route ~^gpt-4o(-mini)?$ mock:gpt-4o$1-2024-07-18;
+--- config
+    location /mock/ {
+        echo_read_request_body;
+        echo_request_body;
+    }
+--- request eval
+["POST /v1/chat/completions\n" . '{"model":"gpt-4o-mini","messages":[]}',
+ "POST /v1/chat/completions\n" . '{"model":"gpt-4o","messages":[]}']
+--- response_headers eval
+["X-LLM-Model: gpt-4o-mini-2024-07-18", "X-LLM-Model: gpt-4o-2024-07-18"]
+--- response_body eval
+['{"model":"gpt-4o-mini-2024-07-18","messages":[]}',
+ '{"model":"gpt-4o-2024-07-18","messages":[]}']
+--- no_error_log
+[error]
