@@ -1155,7 +1155,58 @@ Injected: b" in llm_provider "p", use header=Name:value
 
 
 
-=== TEST 53: llm_provider: no key for a type that needs one
+=== TEST 53: llm_provider: max_tokens= that is not a positive number
+--- http_config
+    llm_provider p type=anthropic upstream=127.0.0.1:1 key=none max_tokens=0;
+--- must_die
+--- error_log
+[emerg]
+invalid parameter "max_tokens=0"
+
+
+
+=== TEST 54: llm_provider: max_tokens= for a passthrough type
+--- http_config
+    llm_provider p type=openai upstream=127.0.0.1:1 key=none max_tokens=1024;
+--- must_die
+--- error_log
+[emerg]
+"max_tokens" of llm_provider "p" is only for translated types such as anthropic
+
+
+
+=== TEST 55: llm_provider: empty version=
+--- http_config
+    llm_provider p type=anthropic upstream=127.0.0.1:1 key=none version=;
+--- must_die
+--- error_log
+[emerg]
+invalid parameter "version="
+
+
+
+=== TEST 56: llm_provider: empty beta=
+--- http_config
+    llm_provider p type=anthropic upstream=127.0.0.1:1 key=none beta=;
+--- must_die
+--- error_log
+[emerg]
+invalid parameter "beta="
+
+
+
+=== TEST 57: llm_provider: beta= for another type than anthropic
+--- http_config
+    llm_provider p type=openai upstream=127.0.0.1:1 key=none
+                 beta=prompt-caching-2024-07-31;
+--- must_die
+--- error_log
+[emerg]
+"beta" of llm_provider "p" is only for type=anthropic
+
+
+
+=== TEST 58: llm_provider: no key for a type that needs one
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1;
 --- must_die
@@ -1165,7 +1216,7 @@ llm_provider "p" of type "openai" needs "key=env:NAME", "key=file:PATH" or "key=
 
 
 
-=== TEST 54: llm_provider: unknown key source
+=== TEST 59: llm_provider: unknown key source
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=vault:openai;
 --- must_die
@@ -1175,7 +1226,7 @@ invalid key source "vault:openai" in llm_provider "p", use env:NAME, file:PATH o
 
 
 
-=== TEST 55: llm_provider: key=env: without a name
+=== TEST 60: llm_provider: key=env: without a name
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:;
 --- must_die
@@ -1185,7 +1236,7 @@ invalid key source "env:" in llm_provider "p", use env:NAME, file:PATH or none
 
 
 
-=== TEST 56: llm_provider: environment variable not set
+=== TEST 61: llm_provider: environment variable not set
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:LLM_TEST_UNSET;
 --- must_die
@@ -1195,7 +1246,7 @@ environment variable "LLM_TEST_UNSET" for llm_provider "p" is not set
 
 
 
-=== TEST 57: llm_provider: environment variable set but empty
+=== TEST 62: llm_provider: environment variable set but empty
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:LLM_TEST_EMPTY;
 --- must_die
@@ -1205,7 +1256,7 @@ environment variable "LLM_TEST_EMPTY" for llm_provider "p" is not set
 
 
 
-=== TEST 58: llm_provider: environment variable of blanks only
+=== TEST 63: llm_provider: environment variable of blanks only
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:LLM_TEST_BLANK;
 --- must_die
@@ -1215,7 +1266,7 @@ empty key for llm_provider "p"
 
 
 
-=== TEST 59: llm_provider: key file that cannot be opened
+=== TEST 64: llm_provider: key file that cannot be opened
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1
                  key=file:/nonexistent/llm.key;
@@ -1226,7 +1277,7 @@ open() "/nonexistent/llm.key" failed (2: No such file or directory)
 
 
 
-=== TEST 60: llm_provider: empty key file
+=== TEST 65: llm_provider: empty key file
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=file:../html/empty.key;
 --- user_files eval
@@ -1238,7 +1289,7 @@ empty key for llm_provider "p"
 
 
 
-=== TEST 61: llm_provider: key file of 8 KB or more
+=== TEST 66: llm_provider: key file of 8 KB or more
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=file:../html/big.key;
 --- user_files eval
@@ -1250,7 +1301,7 @@ empty key for llm_provider "p"
 
 
 
-=== TEST 62: llm_provider: key with a control character
+=== TEST 67: llm_provider: key with a control character
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=file:../html/ctrl.key;
 --- user_files eval
@@ -1262,7 +1313,7 @@ invalid character in the key for llm_provider "p"
 
 
 
-=== TEST 63: llm_route: to an unknown provider, with its file and line
+=== TEST 68: llm_route: to an unknown provider, with its file and line
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1277,7 +1328,7 @@ llm_route claude nope;
 
 
 
-=== TEST 64: llm_route: unknown provider of a second target
+=== TEST 69: llm_route: unknown provider of a second target
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1293,7 +1344,7 @@ llm_route ~^gpt- mock:gpt-4o weight=2
 
 
 
-=== TEST 65: llm_route: duplicate exact route, at the second one
+=== TEST 70: llm_route: duplicate exact route, at the second one
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1309,7 +1360,7 @@ llm_route gpt-4o mock:other;
 
 
 
-=== TEST 66: llm_route: exact routes that differ only in case
+=== TEST 71: llm_route: exact routes that differ only in case
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1324,7 +1375,7 @@ llm_route gpt-4o mock;
 
 
 
-=== TEST 67: llm_route: second default
+=== TEST 72: llm_route: second default
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1340,7 +1391,7 @@ llm_route default mock:other;
 
 
 
-=== TEST 68: llm_route: bad regular expression
+=== TEST 73: llm_route: bad regular expression
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route ~^gpt-(4o mock;
@@ -1351,7 +1402,7 @@ pcre2_compile() failed: missing closing parenthesis in "^gpt-(4o"
 
 
 
-=== TEST 69: llm_route: "~*" without a regular expression
+=== TEST 74: llm_route: "~*" without a regular expression
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route ~* mock;
@@ -1362,7 +1413,7 @@ pcre2_compile() failed: missing closing parenthesis in "^gpt-(4o"
 
 
 
-=== TEST 70: llm_route: more than 9 captures
+=== TEST 75: llm_route: more than 9 captures
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route ~(a)(b)(c)(d)(e)(f)(g)(h)(i)(j) mock;
@@ -1373,7 +1424,7 @@ too many captures in "~(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)", at most 9
 
 
 
-=== TEST 71: llm_route: model name with a quote
+=== TEST 76: llm_route: model name with a quote
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route 'gpt"4o' mock;
@@ -1384,7 +1435,7 @@ invalid model name "gpt"4o"
 
 
 
-=== TEST 72: llm_route: no target
+=== TEST 77: llm_route: no target
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o;
@@ -1395,7 +1446,7 @@ invalid number of arguments in "llm_route" directive
 
 
 
-=== TEST 73: llm_route: weight before any target
+=== TEST 78: llm_route: weight before any target
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o weight=2 mock;
@@ -1406,7 +1457,7 @@ invalid parameter "weight=2"
 
 
 
-=== TEST 74: llm_route: weight 0
+=== TEST 79: llm_route: weight 0
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock weight=0;
@@ -1417,7 +1468,7 @@ invalid weight "weight=0", expected 1..1000
 
 
 
-=== TEST 75: llm_route: weight over 1000
+=== TEST 80: llm_route: weight over 1000
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock weight=1001;
@@ -1428,7 +1479,7 @@ invalid weight "weight=1001", expected 1..1000
 
 
 
-=== TEST 76: llm_route: weight that is not a number
+=== TEST 81: llm_route: weight that is not a number
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock weight=high;
@@ -1439,7 +1490,7 @@ invalid weight "weight=high", expected 1..1000
 
 
 
-=== TEST 77: llm_route: unknown parameter
+=== TEST 82: llm_route: unknown parameter
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock fallback=other;
@@ -1450,7 +1501,7 @@ invalid parameter "fallback=other"
 
 
 
-=== TEST 78: llm_route: target with an empty model
+=== TEST 83: llm_route: target with an empty model
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock:;
@@ -1461,7 +1512,7 @@ invalid parameter "mock:"
 
 
 
-=== TEST 79: llm_route: target with an empty provider
+=== TEST 84: llm_route: target with an empty provider
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o :gpt-4o;
@@ -1472,7 +1523,7 @@ invalid parameter ":gpt-4o"
 
 
 
-=== TEST 80: llm_route: target model with a quote
+=== TEST 85: llm_route: target model with a quote
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o 'mock:gpt"4o';
@@ -1483,7 +1534,7 @@ invalid parameter "mock:gpt"4o"
 
 
 
-=== TEST 81: llm_pass: duplicate
+=== TEST 86: llm_pass: duplicate
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock;
@@ -1499,7 +1550,7 @@ invalid parameter "mock:gpt"4o"
 
 
 
-=== TEST 82: llm_pass: bad value
+=== TEST 87: llm_pass: bad value
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock;
@@ -1514,7 +1565,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 83: llm_pass: not in the server context
+=== TEST 88: llm_pass: not in the server context
 --- config
     llm_pass;
 --- must_die
@@ -1524,7 +1575,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 84: llm_route: not in a location
+=== TEST 89: llm_route: not in a location
 --- config
     location /v1/ {
         llm_route gpt-4o mock;
@@ -1536,7 +1587,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 85: llm_buffer_size under 1k
+=== TEST 90: llm_buffer_size under 1k
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock;
@@ -1552,7 +1603,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 86: llm_next_upstream: bad value
+=== TEST 91: llm_next_upstream: bad value
 --- config
     location /v1/ {
         llm_pass;
@@ -1565,7 +1616,7 @@ invalid value "http_418"
 
 
 
-=== TEST 87: tls: llm_ssl_verify with an empty llm_ssl_trusted_certificate
+=== TEST 92: tls: llm_ssl_verify with an empty llm_ssl_trusted_certificate
 --- http_config
     llm_provider tls type=openai upstream=127.0.0.1:1 tls key=none;
     llm_route gpt-4o tls;
@@ -1581,7 +1632,7 @@ no llm_ssl_trusted_certificate for llm_ssl_verify
 
 
 
-=== TEST 88: tls: llm_ssl_trusted_certificate that does not exist
+=== TEST 93: tls: llm_ssl_trusted_certificate that does not exist
 --- http_config
     llm_provider tls type=openai upstream=127.0.0.1:1 tls key=none;
     llm_route gpt-4o tls;
