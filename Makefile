@@ -83,15 +83,27 @@ UNIT_INCS    = -I $(BUILD)/nginx/src/core -I $(BUILD)/nginx/src/event \
                -I $(BUILD)/nginx/src/os/unix -I $(BUILD)/nginx/objs \
                -I $(BUILD)/nginx/src/http -I $(BUILD)/nginx/src/http/modules \
                -I $(BUILD)/nginx/src/http/v2 -I $(TOP)/src
-UNIT_BIN     = $(BUILD)/unit/sse_split
+UNIT_BIN     = $(BUILD)/unit/sse_split $(BUILD)/unit/openai_roundtrip
 
 unit: $(UNIT_BIN)
 
-$(UNIT_BIN): t/unit/sse_split.c t/unit/shim.c src/ngx_http_llm_sse.c \
-             src/ngx_http_llm_sse.h $(BUILD)/nginx/objs/Makefile
+$(BUILD)/unit/sse_split: t/unit/sse_split.c t/unit/shim.c \
+             src/ngx_http_llm_sse.c src/ngx_http_llm_sse.h \
+             $(BUILD)/nginx/objs/Makefile
 	@mkdir -p $(BUILD)/unit
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ t/unit/sse_split.c \
 	    t/unit/shim.c src/ngx_http_llm_sse.c
+
+OPENAI_UNIT_SRCS = t/unit/openai_roundtrip.c t/unit/openai_shim.c \
+                   t/unit/shim.c src/ngx_http_llm_json.c \
+                   src/ngx_http_llm_canonical.c \
+                   src/ngx_http_llm_surface_openai.c \
+                   src/ngx_http_llm_provider_openai.c src/ngx_http_llm_sse.c
+
+$(BUILD)/unit/openai_roundtrip: $(OPENAI_UNIT_SRCS) $(wildcard src/*.h) \
+             $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ $(OPENAI_UNIT_SRCS)
 
 # -- run ---------------------------------------------------------------------
 
