@@ -923,3 +923,44 @@ llm: client sent "model" more than once
  '{"model":"gpt-4o-2024-07-18","messages":[]}']
 --- no_error_log
 [error]
+
+
+
+=== TEST 36: pipelined on one client connection: a stream, a completion,
+the model list
+--- http_config
+    llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/mock key=none;
+    llm_provider sse type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/sse key=none;
+    llm_route streamed sse;
+    llm_route gpt-4o mock;
+--- config
+    location /mock/ {
+        echo_read_request_body;
+        echo_request_body;
+    }
+
+    location /sse/ {
+        default_type text/event-stream;
+        echo_read_request_body;
+        echo -n 'data: {"choices":[{"delta":{"content":"a"}}]}\n\n';
+        echo_flush;
+        echo_sleep 0.01;
+        echo -n 'data: [DONE]\n\n';
+    }
+--- pipelined_requests eval
+["POST /v1/chat/completions\n"
+ . '{"model":"streamed","stream":true,"messages":[]}',
+ "POST /v1/chat/completions\n$::Chat",
+ "GET /v1/models"]
+--- response_body eval
+[::sse('{"choices":[{"delta":{"content":"a"}}]}', '[DONE]'),
+ $::Chat,
+ qq({"object":"list","data":[{"id":"streamed","object":"model",)
+ . qq("created":T,"owned_by":"sse"},{"id":"gpt-4o","object":"model",)
+ . qq("created":T,"owned_by":"mock"}]}\n)]
+--- response_body_filters eval
+sub { my $b = shift; $b =~ s/"created":\d+/"created":T/g; $b }
+--- no_error_log
+[error]
