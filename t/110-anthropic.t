@@ -22,7 +22,8 @@ sub fixture {
     return $s;
 }
 
-# JSON with "created" zeroed, keys sorted; anything else as it is
+# JSON with "created" zeroed, keys sorted, the arguments of whole tool
+# calls too; anything else as it is
 sub norm_json {
     my $s = shift;
     my $o = eval { $J->decode($s) };
@@ -30,6 +31,13 @@ sub norm_json {
     return $s if $@ || ref $o ne 'HASH';
 
     $o->{created} = 0 if exists $o->{created};
+
+    for my $c (@{ $o->{choices} // [] }) {
+        for my $tc (@{ ($c->{message} // {})->{tool_calls} // [] }) {
+            my $a = eval { $J->decode($tc->{function}{arguments}) };
+            $tc->{function}{arguments} = $J->encode($a) unless $@;
+        }
+    }
 
     return $J->encode($o);
 }
@@ -222,8 +230,19 @@ sub translate {
                     type => 'function', function => { name => $b->{name},
                     arguments => '' } } ] }, undef);
 
+                if (ref $b->{input} eq 'HASH' && %{ $b->{input} }) {
+                    $blocks{$e->{index}}{args} = 1;
+                    push @out, choice({ tool_calls => [ { index =>
+                        $blocks{$e->{index}}{k}, function => { arguments =>
+                        $J->encode($b->{input}) } } ] }, undef);
+                }
+
             } elsif ($b->{type} eq 'text' && length $b->{text}) {
                 push @out, choice({ content => $b->{text} }, undef);
+
+            } elsif ($b->{type} eq 'thinking' && length $b->{thinking}) {
+                push @out, choice({ reasoning_content => $b->{thinking} },
+                                  undef);
             }
 
         } elsif ($t eq 'content_block_delta') {
@@ -282,6 +301,78 @@ sub translate {
     }
 
     return chunks($id, @out);
+}
+
+# a Message as an OpenAI chat.completion (PROVIDERS.md 7.7), written here
+# independently of the module
+sub translate_message {
+    my $m = $J->decode(shift);
+    my ($text, $reasoning, @calls) = ('', '');
+
+    for my $b (@{ $m->{content} }) {
+        if ($b->{type} eq 'text') {
+            $text .= $b->{text};
+
+        } elsif ($b->{type} eq 'thinking') {
+            $reasoning .= $b->{thinking};
+
+        } elsif ($b->{type} eq 'tool_use') {
+            push @calls, { id => $b->{id}, type => 'function',
+                           function => { name => $b->{name},
+                               arguments => $J->encode($b->{input} // {}) } };
+        }
+    }
+
+    my $finish = { max_tokens => 'length', tool_use => 'tool_calls',
+                   model_context_window_exceeded => 'length',
+                   refusal => 'content_filter' }->{$m->{stop_reason}}
+                 // 'stop';
+
+    my %msg = (content => (length $text || !@calls) ? $text : undef);
+
+    $msg{reasoning_content} = $reasoning if length $reasoning;
+    $msg{tool_calls} = \@calls if @calls;
+    $msg{refusal} = $m->{stop_details}{explanation}
+        if $finish eq 'content_filter' && $m->{stop_details};
+
+    my $u = $m->{usage};
+
+    return completion($m->{id}, \%msg, $finish,
+        usage($u->{input_tokens} + ($u->{cache_read_input_tokens} // 0)
+              + ($u->{cache_creation_input_tokens} // 0),
+              $u->{output_tokens}, $u->{cache_read_input_tokens} // 0));
+}
+
+# every recorded Anthropic stream and Message
+our $FixDir = 'vercel-ai/packages/anthropic/src/__fixtures__';
+
+our @Streams = ((map { s{^t/fixtures/}{}r }
+                 sort glob("t/fixtures/$FixDir/*.chunks.txt")),
+                'derived/pydantic-ai/test_anthropic/'
+                . 'test_anthropic_model_thinking_part_stream/0.response.sse',
+                'derived/pydantic-ai/test_anthropic/'
+                . 'test_anthropic_model_thinking_part_redacted_stream/'
+                . '0.response.sse');
+
+our @Messages = map { s{^t/fixtures/}{}r }
+                sort glob("t/fixtures/$FixDir/*.json");
+
+sub payloads_of {
+    my $f = shift;
+
+    return $f =~ /\.sse$/ ? sse_payloads(fixture($f))
+                          : grep { length } split /\n/, fixture($f);
+}
+
+# one provider per recording, each on its own path of the mock
+sub fixture_config {
+    my ($n) = @_;
+
+    return join '', map {
+        "    llm_provider fx$_ type=anthropic key=none\n"
+        . "        upstream=127.0.0.1:\$TEST_NGINX_SERVER_PORT base=/fx/$_;\n"
+        . "    llm_route fx-$_ fx$_;\n"
+    } 0 .. $n - 1;
 }
 
 our $Model = 'claude-sonnet-4-5';
@@ -1066,3 +1157,60 @@ rejected the configured key
 --- error_code: 502
 --- error_log
 upstream sent invalid JSON in a 200 response
+
+
+
+=== TEST 33: every recorded stream, as the reference translation above
+--- http_config eval: ::fixture_config(scalar @::Streams)
+--- config
+    location ~ ^/fx/(\d+)/messages$ {
+        default_type text/event-stream;
+        echo_read_request_body;
+        echo_location /fixture/$1.sse;
+    }
+
+    location /fixture/ {
+        root html;
+    }
+--- user_files eval
+[ map { [ "fixture/$_.sse",
+          CORE::join('', ::events(::payloads_of($::Streams[$_]))) ] }
+      0 .. $#::Streams ]
+--- request eval
+[ map { "POST /v1/chat/completions\n" . $::J->encode({ model => "fx-$_",
+        stream => JSON::PP::true, stream_options => { include_usage =>
+        JSON::PP::true }, messages => [ { role => 'user',
+        content => 'hi' } ] }) } 0 .. $#::Streams ]
+--- response_body eval
+[ map { local $::Model = "fx-$_";
+        ::translate(1, ::payloads_of($::Streams[$_])) } 0 .. $#::Streams ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: every recorded Message, as the reference translation above
+--- http_config eval: ::fixture_config(scalar @::Messages)
+--- config
+    location ~ ^/fx/(\d+)/messages$ {
+        default_type application/json;
+        echo_read_request_body;
+        echo_location /fixture/$1.json;
+    }
+
+    location /fixture/ {
+        root html;
+    }
+--- user_files eval
+[ map { [ "fixture/$_.json", ::fixture($::Messages[$_]) ] }
+      0 .. $#::Messages ]
+--- request eval
+[ map { "POST /v1/chat/completions\n" . $::J->encode({ model => "fx-$_",
+        messages => [ { role => 'user', content => 'hi' } ] }) }
+      0 .. $#::Messages ]
+--- response_body eval
+[ map { local $::Model = "fx-$_";
+        ::translate_message(::fixture($::Messages[$_])) }
+      0 .. $#::Messages ]
+--- no_error_log
+[error]
