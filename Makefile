@@ -136,3 +136,16 @@ lint:
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+# -- unit: the Anthropic Messages surface (t/131-anthropic-unit.t) -----------
+
+ANTHROPIC_UNIT_SRCS = t/unit/anthropic_surface.c t/unit/shim.c \
+                      src/ngx_http_llm_surface_anthropic.c \
+                      src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c
+
+unit: $(BUILD)/unit/anthropic_surface
+
+$(BUILD)/unit/anthropic_surface: $(ANTHROPIC_UNIT_SRCS) $(wildcard src/*.h) \
+                                 $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ $(ANTHROPIC_UNIT_SRCS)

@@ -1,0 +1,1055 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+/*
+ * The Anthropic Messages surface outside nginx.  Modes (output on stdout):
+ *
+ *   request         an Anthropic request body on stdin: the canonical
+ *                   request, one line per item, or "declined: <error>"
+ *   response        a canonical response described on stdin (below): the
+ *                   Anthropic Message JSON
+ *   deltas          canonical deltas described on stdin: the Anthropic SSE
+ *   stream FILE     a recorded OpenAI chat stream (*.sse, or one payload a
+ *                   line: *.chunks.txt) turned into canonical deltas, as an
+ *                   OpenAI adapter does, then into Anthropic SSE
+ *
+ * Description lines (response, deltas): a keyword and its arguments,
+ * separated by one space; text runs to the end of the line, with "\n"
+ * for a newline.  t/131-anthropic-unit.t drives it.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_llm_module.h"
+#include "ngx_http_llm_canonical.h"
+#include "ngx_http_llm_provider.h"
+#include "ngx_http_llm_json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+/*
+ * the nginx functions the surface calls; t/unit/shim.c has the pool, the
+ * log and ngx_escape_json(); the Debian nginx-dev package has headers
+ * only, so ngx_sprintf() is redone here for the formats the module uses
+ */
+
+
+static u_char *
+fmt_num(u_char *buf, u_char *last, uint64_t ui, ngx_uint_t neg)
+{
+    u_char  tmp[32], *p;
+
+    p = tmp + sizeof(tmp);
+
+    do {
+        *--p = (u_char) (ui % 10 + '0');
+        ui /= 10;
+    } while (ui);
+
+    if (neg && buf < last) {
+        *buf++ = '-';
+    }
+
+    while (p < tmp + sizeof(tmp) && buf < last) {
+        *buf++ = *p++;
+    }
+
+    return buf;
+}
+
+
+u_char *
+ngx_vslprintf(u_char *buf, u_char *last, const char *fmt, va_list args)
+{
+    u_char      *s;
+    int64_t      i64;
+    uint64_t     u64;
+    ngx_str_t   *v;
+    ngx_uint_t   sign;
+
+    while (*fmt && buf < last) {
+
+        if (*fmt != '%') {
+            *buf++ = *fmt++;
+            continue;
+        }
+
+        fmt++;
+        sign = 1;
+
+        if (*fmt == 'u') {
+            sign = 0;
+            fmt++;
+        }
+
+        switch (*fmt++) {
+
+        case 'i':
+            if (sign) {
+                i64 = va_arg(args, ngx_int_t);
+                buf = fmt_num(buf, last, i64 < 0 ? -i64 : i64, i64 < 0);
+
+            } else {
+                u64 = va_arg(args, ngx_uint_t);
+                buf = fmt_num(buf, last, u64, 0);
+            }
+
+            break;
+
+        case 'd':
+            i64 = va_arg(args, int);
+            buf = fmt_num(buf, last, i64 < 0 ? -i64 : i64, i64 < 0);
+            break;
+
+        case 'z':
+            u64 = va_arg(args, size_t);
+            buf = fmt_num(buf, last, u64, 0);
+            break;
+
+        case 's':
+            for (s = va_arg(args, u_char *); *s && buf < last; s++) {
+                *buf++ = *s;
+            }
+
+            break;
+
+        case 'V':
+            v = va_arg(args, ngx_str_t *);
+
+            for (s = v->data; s < v->data + v->len && buf < last; s++) {
+                *buf++ = *s;
+            }
+
+            break;
+
+        case '%':
+            *buf++ = '%';
+            break;
+
+        default:
+            fprintf(stderr, "unit: unsupported format in \"%s\"\n", fmt);
+            abort();
+        }
+    }
+
+    return buf;
+}
+
+
+u_char *
+ngx_sprintf(u_char *buf, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, (void *) -1, fmt, args);
+    va_end(args);
+
+    return p;
+}
+
+
+void *
+ngx_array_push(ngx_array_t *a)
+{
+    void  *new;
+
+    if (a->nelts == a->nalloc) {
+        new = malloc(2 * a->size * (a->nalloc ? a->nalloc : 1));
+        ngx_memcpy(new, a->elts, a->size * a->nelts);
+        a->elts = new;
+        a->nalloc = 2 * (a->nalloc ? a->nalloc : 1);
+    }
+
+    return (u_char *) a->elts + a->size * a->nelts++;
+}
+
+
+ngx_buf_t *
+ngx_create_temp_buf(ngx_pool_t *pool, size_t size)
+{
+    ngx_buf_t  *b;
+
+    b = calloc(1, sizeof(ngx_buf_t));
+    b->start = malloc(size ? size : 1);
+    b->pos = b->start;
+    b->last = b->start;
+    b->end = b->start + size;
+    b->temporary = 1;
+
+    return b;
+}
+
+
+ngx_chain_t *
+ngx_alloc_chain_link(ngx_pool_t *pool)
+{
+    return calloc(1, sizeof(ngx_chain_t));
+}
+
+
+ngx_chain_t *
+ngx_http_llm_get_buf(ngx_http_request_t *r, size_t size)
+{
+    ngx_chain_t  *cl;
+
+    cl = ngx_alloc_chain_link(NULL);
+    cl->buf = ngx_create_temp_buf(NULL, size);
+
+    return cl;
+}
+
+
+/* -- helpers ------------------------------------------------------------ */
+
+
+static ngx_http_request_t   req_r;
+static ngx_connection_t     req_c;
+static ngx_log_t            req_log;
+static ngx_http_llm_ctx_t   req_ctx;
+static ngx_chain_t         *out, **last;
+
+
+static void
+init(void)
+{
+    req_log.log_level = 0;
+    req_c.log = &req_log;
+    req_r.connection = &req_c;
+    req_r.main = &req_r;
+    req_r.pool = NULL;
+
+    req_ctx.surf = &ngx_http_llm_surface_anthropic;
+    ngx_str_set(&req_ctx.model, "claude-test");
+
+    out = NULL;
+    last = &out;
+}
+
+
+static ngx_str_t
+slurp(FILE *f)
+{
+    size_t     n;
+    ngx_str_t  s;
+
+    s.len = 0;
+    s.data = malloc(1 << 20);
+
+    for ( ;; ) {
+        n = fread(s.data + s.len, 1, 65536, f);
+
+        if (n == 0) {
+            break;
+        }
+
+        s.len += n;
+        s.data = realloc(s.data, s.len + 65536);
+    }
+
+    return s;
+}
+
+
+/* "\n" in a description line is a newline */
+
+static ngx_str_t
+arg(char *p)
+{
+    char       *d;
+    ngx_str_t   s;
+
+    s.data = (u_char *) strdup(p);
+
+    for (d = (char *) s.data; *p; p++) {
+        if (p[0] == '\\' && p[1] == 'n') {
+            *d++ = '\n';
+            p++;
+            continue;
+        }
+
+        *d++ = *p;
+    }
+
+    s.len = d - (char *) s.data;
+
+    return s;
+}
+
+
+static void
+print_str(const char *name, ngx_str_t *s)
+{
+    printf(" %s=\"%.*s\"", name, (int) s->len, s->data);
+}
+
+
+static void
+print_chain(ngx_chain_t *cl)
+{
+    for ( /* void */ ; cl; cl = cl->next) {
+        fwrite(cl->buf->pos, 1, cl->buf->last - cl->buf->pos, stdout);
+    }
+}
+
+
+static ngx_uint_t
+finish_of(char *s)
+{
+    if (strcmp(s, "stop") == 0) {
+        return NGX_HTTP_LLM_FINISH_STOP;
+    }
+
+    if (strcmp(s, "length") == 0) {
+        return NGX_HTTP_LLM_FINISH_LENGTH;
+    }
+
+    if (strcmp(s, "tool_calls") == 0 || strcmp(s, "function_call") == 0) {
+        return NGX_HTTP_LLM_FINISH_TOOL_CALLS;
+    }
+
+    if (strcmp(s, "content_filter") == 0) {
+        return NGX_HTTP_LLM_FINISH_FILTER;
+    }
+
+    if (strcmp(s, "none") == 0) {
+        return NGX_HTTP_LLM_FINISH_NONE;
+    }
+
+    return NGX_HTTP_LLM_FINISH_STOP;
+}
+
+
+/* -- request ------------------------------------------------------------ */
+
+
+static const char *part_names[] = {
+    "?", "text", "image", "file", "audio", "thinking", "redacted"
+};
+
+static const char *role_names[] = {
+    "?", "system", "user", "assistant", "tool"
+};
+
+static const char *choice_names[] = {
+    "unset", "auto", "none", "any", "named"
+};
+
+
+static int
+mode_request(void)
+{
+    ngx_int_t                  rc, v;
+    ngx_str_t                  body, *s;
+    ngx_uint_t                 i, j;
+    ngx_http_llm_json_t        js;
+    ngx_http_llm_tool_t       *tool;
+    ngx_http_llm_part_t       *part;
+    ngx_http_llm_request_t    *req;
+    ngx_http_llm_message_t    *msg;
+    ngx_http_llm_tool_call_t  *tc;
+
+    body = slurp(stdin);
+
+    if (ngx_http_llm_json_parse(NULL, &js, body.data, body.len, 1 << 20)
+        != NGX_OK)
+    {
+        printf("invalid JSON\n");
+        return 1;
+    }
+
+    /* what the handler does before */
+
+    v = ngx_http_llm_json_get(&js, 0, "model");
+    ngx_http_llm_json_string(NULL, &js, v, &req_ctx.model);
+    v = ngx_http_llm_json_get(&js, 0, "stream");
+    req_ctx.stream = (ngx_http_llm_json_bool(&js, v) == 1);
+
+    req = ngx_http_llm_request_create(NULL);
+
+    rc = ngx_http_llm_surface_anthropic.parse_request(&req_r, &req_ctx, &js,
+                                                       req);
+
+    if (rc == NGX_DECLINED) {
+        printf("declined: %s\n", req_ctx.error);
+        return 0;
+    }
+
+    if (rc != NGX_OK) {
+        printf("error\n");
+        return 1;
+    }
+
+    printf("model=%.*s max_tokens=%d stream=%d include_usage=%d\n",
+           (int) req->model.len, req->model.data, (int) req->max_tokens,
+           (int) req->stream, (int) req->include_usage);
+
+    msg = req->messages.elts;
+
+    for (i = 0; i < req->messages.nelts; i++) {
+        printf("%s", role_names[msg[i].role]);
+
+        if (msg[i].role == NGX_HTTP_LLM_ROLE_TOOL) {
+            print_str("id", &msg[i].tool_call_id);
+
+            if (msg[i].is_error) {
+                printf(" is_error");
+            }
+        }
+
+        printf("\n");
+
+        part = msg[i].parts.elts;
+
+        for (j = 0; j < msg[i].parts.nelts; j++) {
+            printf("  %s", part_names[part[j].type]);
+
+            if (part[j].text.len || part[j].type == NGX_HTTP_LLM_PART_TEXT
+                || part[j].type == NGX_HTTP_LLM_PART_THINKING)
+            {
+                print_str("text", &part[j].text);
+            }
+
+            if (part[j].url.len) {
+                print_str("url", &part[j].url);
+            }
+
+            if (part[j].media_type.len) {
+                print_str("media_type", &part[j].media_type);
+            }
+
+            if (part[j].data.len) {
+                print_str("data", &part[j].data);
+            }
+
+            if (part[j].signature.len) {
+                print_str("signature", &part[j].signature);
+            }
+
+            if (part[j].name.len) {
+                print_str("name", &part[j].name);
+            }
+
+            printf("\n");
+        }
+
+        tc = msg[i].tool_calls.elts;
+
+        for (j = 0; j < msg[i].tool_calls.nelts; j++) {
+            printf("  tool_call");
+            print_str("id", &tc[j].id);
+            print_str("name", &tc[j].name);
+            printf(" arguments=%.*s\n", (int) tc[j].arguments.len,
+                   tc[j].arguments.data);
+        }
+    }
+
+    tool = req->tools.elts;
+
+    for (i = 0; i < req->tools.nelts; i++) {
+        printf("tool");
+        print_str("name", &tool[i].name);
+
+        if (tool[i].description.len) {
+            print_str("description", &tool[i].description);
+        }
+
+        printf(" parameters=%.*s\n", (int) tool[i].parameters.len,
+               tool[i].parameters.data);
+    }
+
+    if (req->tool_choice) {
+        printf("tool_choice=%s", choice_names[req->tool_choice]);
+
+        if (req->tool_choice_name.len) {
+            print_str("name", &req->tool_choice_name);
+        }
+
+        printf("\n");
+    }
+
+    if (req->parallel_tool_calls != -1) {
+        printf("parallel_tool_calls=%d\n", (int) req->parallel_tool_calls);
+    }
+
+    if (req->temperature.len) {
+        printf("temperature=%.*s\n", (int) req->temperature.len,
+               req->temperature.data);
+    }
+
+    if (req->top_p.len) {
+        printf("top_p=%.*s\n", (int) req->top_p.len, req->top_p.data);
+    }
+
+    if (req->top_k.len) {
+        printf("top_k=%.*s\n", (int) req->top_k.len, req->top_k.data);
+    }
+
+    s = req->stop.elts;
+
+    for (i = 0; i < req->stop.nelts; i++) {
+        printf("stop");
+        print_str("sequence", &s[i]);
+        printf("\n");
+    }
+
+    if (req->user.len) {
+        printf("user=%.*s\n", (int) req->user.len, req->user.data);
+    }
+
+    if (req->thinking_budget != -1) {
+        printf("thinking_budget=%d reasoning_effort=%.*s\n",
+               (int) req->thinking_budget, (int) req->reasoning_effort.len,
+               req->reasoning_effort.data);
+    }
+
+    return 0;
+}
+
+
+/* -- response ----------------------------------------------------------- */
+
+
+static int
+mode_response(void)
+{
+    char                      line[65536], *sp, *a;
+    ngx_http_llm_part_t       *part;
+    ngx_http_llm_response_t    resp;
+    ngx_http_llm_tool_call_t  *tc;
+
+    ngx_memzero(&resp, sizeof(ngx_http_llm_response_t));
+    ngx_array_init(&resp.tool_calls, NULL, 2,
+                   sizeof(ngx_http_llm_tool_call_t));
+    ngx_array_init(&resp.thinking, NULL, 2, sizeof(ngx_http_llm_part_t));
+
+    while (fgets(line, sizeof(line), stdin)) {
+        line[strcspn(line, "\n")] = '\0';
+
+        sp = strchr(line, ' ');
+        a = sp ? sp + 1 : line + strlen(line);
+
+        if (sp) {
+            *sp = '\0';
+        }
+
+        if (strcmp(line, "id") == 0) {
+            resp.id = arg(a);
+
+        } else if (strcmp(line, "text") == 0) {
+            resp.text = arg(a);
+
+        } else if (strcmp(line, "reasoning") == 0) {
+            resp.reasoning = arg(a);
+
+        } else if (strcmp(line, "refusal") == 0) {
+            resp.refusal = arg(a);
+
+        } else if (strcmp(line, "thinking") == 0) {
+            /* thinking SIGNATURE TEXT */
+            part = ngx_array_push(&resp.thinking);
+            ngx_memzero(part, sizeof(ngx_http_llm_part_t));
+            part->type = NGX_HTTP_LLM_PART_THINKING;
+            sp = strchr(a, ' ');
+            *sp = '\0';
+            part->signature = arg(a);
+            part->text = arg(sp + 1);
+
+        } else if (strcmp(line, "redacted") == 0) {
+            part = ngx_array_push(&resp.thinking);
+            ngx_memzero(part, sizeof(ngx_http_llm_part_t));
+            part->type = NGX_HTTP_LLM_PART_REDACTED;
+            part->data = arg(a);
+
+        } else if (strcmp(line, "tool") == 0) {
+            /* tool ID|- NAME ARGUMENTS */
+            tc = ngx_array_push(&resp.tool_calls);
+            ngx_memzero(tc, sizeof(ngx_http_llm_tool_call_t));
+            sp = strchr(a, ' ');
+            *sp = '\0';
+
+            if (strcmp(a, "-") != 0) {
+                tc->id = arg(a);
+            }
+
+            a = sp + 1;
+            sp = strchr(a, ' ');
+
+            if (sp) {
+                *sp = '\0';
+                tc->arguments = arg(sp + 1);
+            }
+
+            tc->name = arg(a);
+
+        } else if (strcmp(line, "finish") == 0) {
+            resp.finish = finish_of(a);
+
+        } else if (strcmp(line, "usage") == 0) {
+            /* usage PROMPT COMPLETION CACHED */
+            resp.usage.known = 1;
+            sscanf(a, "%ld %ld %ld", (long *) &resp.usage.prompt,
+                   (long *) &resp.usage.completion,
+                   (long *) &resp.usage.cached);
+        }
+    }
+
+    if (ngx_http_llm_surface_anthropic.write_response(&req_r, &req_ctx, &resp,
+                                                       &out)
+        != NGX_OK)
+    {
+        printf("error\n");
+        return 1;
+    }
+
+    print_chain(out);
+    printf("\n");
+
+    if (req_ctx.usage.known) {
+        printf("ctx usage %d %d %d\n", (int) req_ctx.usage.prompt,
+               (int) req_ctx.usage.completion, (int) req_ctx.usage.cached);
+    }
+
+    return 0;
+}
+
+
+/* -- deltas ------------------------------------------------------------- */
+
+
+static int
+emit(ngx_http_llm_delta_t *d)
+{
+    if (ngx_http_llm_emit_delta(&req_r, &req_ctx, d, &last) != NGX_OK) {
+        printf("error\n");
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static int
+mode_deltas(void)
+{
+    char                  line[65536], *sp, *a;
+    ngx_http_llm_delta_t  d;
+
+    while (fgets(line, sizeof(line), stdin)) {
+        line[strcspn(line, "\n")] = '\0';
+
+        sp = strchr(line, ' ');
+        a = sp ? sp + 1 : line + strlen(line);
+
+        if (sp) {
+            *sp = '\0';
+        }
+
+        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+
+        if (strcmp(line, "START") == 0) {
+            d.type = NGX_HTTP_LLM_DELTA_START;
+            d.id = arg(a);
+
+        } else if (strcmp(line, "TEXT") == 0) {
+            d.type = NGX_HTTP_LLM_DELTA_TEXT;
+            d.text = arg(a);
+
+        } else if (strcmp(line, "REASONING") == 0) {
+            d.type = NGX_HTTP_LLM_DELTA_REASONING;
+            d.text = arg(a);
+
+        } else if (strcmp(line, "SIGNATURE") == 0) {
+            d.type = NGX_HTTP_LLM_DELTA_SIGNATURE;
+            d.text = arg(a);
+
+        } else if (strcmp(line, "TOOL_START") == 0) {
+            /* TOOL_START INDEX ID|- NAME */
+            d.type = NGX_HTTP_LLM_DELTA_TOOL_START;
+            d.index = strtoul(a, &a, 10);
+            a++;
+            sp = strchr(a, ' ');
+            *sp = '\0';
+
+            if (strcmp(a, "-") != 0) {
+                d.id = arg(a);
+            }
+
+            d.name = arg(sp + 1);
+
+        } else if (strcmp(line, "TOOL_ARGS") == 0) {
+            /* TOOL_ARGS INDEX TEXT */
+            d.type = NGX_HTTP_LLM_DELTA_TOOL_ARGS;
+            d.index = strtoul(a, &a, 10);
+            d.text = arg(*a ? a + 1 : a);
+
+        } else if (strcmp(line, "FINISH") == 0) {
+            d.type = NGX_HTTP_LLM_DELTA_FINISH;
+            d.finish = finish_of(a);
+
+        } else if (strcmp(line, "USAGE") == 0) {
+            /* USAGE PROMPT COMPLETION CACHED */
+            d.type = NGX_HTTP_LLM_DELTA_USAGE;
+            req_ctx.usage.known = 1;
+            sscanf(a, "%ld %ld %ld", (long *) &req_ctx.usage.prompt,
+                   (long *) &req_ctx.usage.completion,
+                   (long *) &req_ctx.usage.cached);
+
+        } else if (strcmp(line, "ERROR") == 0) {
+            /* ERROR STATUS TYPE MESSAGE */
+            d.type = NGX_HTTP_LLM_DELTA_ERROR;
+            d.status = strtoul(a, &a, 10);
+            a++;
+            sp = strchr(a, ' ');
+            *sp = '\0';
+
+            if (strcmp(a, "-") != 0) {
+                d.error_type = arg(a);
+            }
+
+            d.error_message = arg(sp + 1);
+
+        } else if (strcmp(line, "DONE") == 0) {
+            d.type = NGX_HTTP_LLM_DELTA_DONE;
+
+        } else {
+            continue;
+        }
+
+        if (emit(&d)) {
+            return 1;
+        }
+    }
+
+    print_chain(out);
+
+    return 0;
+}
+
+
+/* -- stream: an OpenAI chat stream, as an adapter would see it ----------- */
+
+
+static int
+chunk(ngx_str_t *data, ngx_uint_t *started, ngx_uint_t *ntools)
+{
+    char                  reason[64];
+    ngx_int_t             v, ch, c0, dl, tcs, tc, fn, u, e, k, n;
+    ngx_str_t             s;
+    ngx_uint_t            i, usage;
+    ngx_http_llm_json_t   js;
+    ngx_http_llm_delta_t  d;
+
+    ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+
+    if (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0) {
+        d.type = NGX_HTTP_LLM_DELTA_DONE;
+        return emit(&d);
+    }
+
+    if (data->len == 0) {
+        return 0;
+    }
+
+    if (ngx_http_llm_json_parse(NULL, &js, data->data, data->len, 1 << 20)
+        != NGX_OK)
+    {
+        fprintf(stderr, "invalid chunk: %.*s\n", (int) data->len,
+                data->data);
+        return 1;
+    }
+
+    e = ngx_http_llm_json_get(&js, 0, "error");
+
+    if (e >= 0 && !ngx_http_llm_json_is_null(&js, e)) {
+        d.type = NGX_HTTP_LLM_DELTA_ERROR;
+        v = ngx_http_llm_json_get(&js, e, "message");
+        ngx_http_llm_json_string(NULL, &js, v, &d.error_message);
+        v = ngx_http_llm_json_get(&js, e, "type");
+        ngx_http_llm_json_string(NULL, &js, v, &d.error_type);
+        return emit(&d);
+    }
+
+    if (!*started) {
+        *started = 1;
+        d.type = NGX_HTTP_LLM_DELTA_START;
+        v = ngx_http_llm_json_get(&js, 0, "id");
+        ngx_http_llm_json_string(NULL, &js, v, &d.id);
+
+        if (emit(&d)) {
+            return 1;
+        }
+    }
+
+    usage = 0;
+    u = ngx_http_llm_json_get(&js, 0, "usage");
+
+    if (u >= 0 && ngx_http_llm_json_type(&js, u) == NGX_HTTP_LLM_JSON_OBJECT) {
+        usage = 1;
+        req_ctx.usage.known = 1;
+        v = ngx_http_llm_json_get(&js, u, "prompt_tokens");
+        ngx_http_llm_json_int(&js, v, &req_ctx.usage.prompt);
+        v = ngx_http_llm_json_get(&js, u, "completion_tokens");
+        ngx_http_llm_json_int(&js, v, &req_ctx.usage.completion);
+        v = ngx_http_llm_json_get(&js, u, "prompt_tokens_details");
+        v = ngx_http_llm_json_get(&js, v, "cached_tokens");
+        ngx_http_llm_json_int(&js, v, &req_ctx.usage.cached);
+    }
+
+    ch = ngx_http_llm_json_get(&js, 0, "choices");
+    c0 = ngx_http_llm_json_index(&js, ch, 0);
+    dl = ngx_http_llm_json_get(&js, c0, "delta");
+
+    v = ngx_http_llm_json_get(&js, dl, "reasoning_content");
+
+    if (v < 0) {
+        v = ngx_http_llm_json_get(&js, dl, "reasoning");
+    }
+
+    if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK && s.len) {
+        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+        d.type = NGX_HTTP_LLM_DELTA_REASONING;
+        d.text = s;
+
+        if (emit(&d)) {
+            return 1;
+        }
+    }
+
+    v = ngx_http_llm_json_get(&js, dl, "content");
+
+    if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK && s.len) {
+        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+        d.type = NGX_HTTP_LLM_DELTA_TEXT;
+        d.text = s;
+
+        if (emit(&d)) {
+            return 1;
+        }
+    }
+
+    tcs = ngx_http_llm_json_get(&js, dl, "tool_calls");
+
+    if (tcs >= 0 && ngx_http_llm_json_type(&js, tcs)
+                    == NGX_HTTP_LLM_JSON_ARRAY)
+    {
+        n = js.toks[tcs].size;
+
+        for (k = 0, tc = tcs + 1; k < n; k++,
+             tc = ngx_http_llm_json_skip(&js, tc))
+        {
+            ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+
+            v = ngx_http_llm_json_get(&js, tc, "index");
+
+            if (ngx_http_llm_json_int(&js, v, &v) == NGX_OK) {
+                d.index = v;
+
+            } else {
+                /* Mistral: no index, whole calls */
+                d.index = (*ntools)++;
+            }
+
+            fn = ngx_http_llm_json_get(&js, tc, "function");
+            v = ngx_http_llm_json_get(&js, tc, "id");
+
+            if (ngx_http_llm_json_string(NULL, &js, v, &d.id) == NGX_OK
+                && d.id.len)
+            {
+                d.type = NGX_HTTP_LLM_DELTA_TOOL_START;
+                v = ngx_http_llm_json_get(&js, fn, "name");
+                ngx_http_llm_json_string(NULL, &js, v, &d.name);
+
+                if (emit(&d)) {
+                    return 1;
+                }
+            }
+
+            v = ngx_http_llm_json_get(&js, fn, "arguments");
+
+            if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK
+                && s.len)
+            {
+                d.type = NGX_HTTP_LLM_DELTA_TOOL_ARGS;
+                d.text = s;
+
+                if (emit(&d)) {
+                    return 1;
+                }
+            }
+        }
+    }
+
+    v = ngx_http_llm_json_get(&js, c0, "finish_reason");
+
+    if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK && s.len) {
+        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+        d.type = NGX_HTTP_LLM_DELTA_FINISH;
+
+        i = ngx_min(s.len, sizeof(reason) - 1);
+        ngx_memcpy(reason, s.data, i);
+        reason[i] = '\0';
+        d.finish = finish_of(reason);
+
+        if (emit(&d)) {
+            return 1;
+        }
+    }
+
+    if (usage) {
+        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+        d.type = NGX_HTTP_LLM_DELTA_USAGE;
+
+        if (emit(&d)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+mode_stream(char *file)
+{
+    u_char                *p, *q, *end, *dst;
+    FILE                  *f;
+    ngx_str_t              all, data;
+    ngx_uint_t             started, ntools, chunks;
+    ngx_http_llm_delta_t   d;
+
+    f = fopen(file, "r");
+
+    if (f == NULL) {
+        perror(file);
+        return 1;
+    }
+
+    all = slurp(f);
+    fclose(f);
+
+    chunks = (strstr(file, ".chunks.txt") != NULL);
+
+    started = 0;
+    ntools = 0;
+    end = all.data + all.len;
+
+    /* one payload per line, or SSE with LF line ends: "data:" lines */
+
+    data.data = malloc(all.len + 1);
+    data.len = 0;
+    dst = data.data;
+
+    for (p = all.data; p < end; p = q + 1) {
+        q = memchr(p, '\n', end - p);
+
+        if (q == NULL) {
+            q = end;
+        }
+
+        if (q > p && q[-1] == '\r') {
+            q[-1] = '\0';
+        }
+
+        if (chunks) {
+            data.data = p;
+            data.len = (q > p && q[-1] == '\0') ? q - p - 1 : q - p;
+
+            if (chunk(&data, &started, &ntools)) {
+                return 1;
+            }
+
+            continue;
+        }
+
+        if (q - p >= 5 && ngx_strncmp(p, "data:", 5) == 0) {
+            p += 5;
+
+            if (*p == ' ') {
+                p++;
+            }
+
+            if (dst != data.data) {
+                *dst++ = '\n';
+            }
+
+            while (p < q && *p) {
+                *dst++ = *p++;
+            }
+
+            continue;
+        }
+
+        if (q == p || *p == '\0') {
+            if (dst != data.data) {
+                data.len = dst - data.data;
+
+                if (chunk(&data, &started, &ntools)) {
+                    return 1;
+                }
+
+                dst = data.data;
+            }
+        }
+    }
+
+    if (!chunks && dst != data.data) {
+        data.len = dst - data.data;
+
+        if (chunk(&data, &started, &ntools)) {
+            return 1;
+        }
+    }
+
+    /* the end of the upstream body: the adapter's last call */
+
+    ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+    d.type = NGX_HTTP_LLM_DELTA_DONE;
+
+    if (emit(&d)) {
+        return 1;
+    }
+
+    print_chain(out);
+
+    return 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    srandom(1);
+
+    init();
+
+    if (argc >= 2 && strcmp(argv[1], "request") == 0) {
+        return mode_request();
+    }
+
+    if (argc >= 2 && strcmp(argv[1], "response") == 0) {
+        return mode_response();
+    }
+
+    if (argc >= 2 && strcmp(argv[1], "deltas") == 0) {
+        return mode_deltas();
+    }
+
+    if (argc >= 3 && strcmp(argv[1], "stream") == 0) {
+        return mode_stream(argv[2]);
+    }
+
+    fprintf(stderr, "usage: %s request|response|deltas|stream FILE\n",
+            argv[0]);
+
+    return 2;
+}
