@@ -51,7 +51,11 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    if (ngx_http_llm_valid_token(&value[1]) != NGX_OK) {
+    /* ":" separates the provider from the model in llm_route targets */
+
+    if (ngx_http_llm_valid_token(&value[1]) != NGX_OK
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, ':'))
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid llm_provider name \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
