@@ -1051,7 +1051,17 @@ invalid llm_provider name "a b"
 
 
 
-=== TEST 43: llm_provider: unknown parameter
+=== TEST 43: llm_provider: name with a colon, which no route could name
+--- http_config
+    llm_provider openai:eu type=openai upstream=127.0.0.1:1 key=none;
+--- must_die
+--- error_log
+[emerg]
+invalid llm_provider name "openai:eu"
+
+
+
+=== TEST 44: llm_provider: unknown parameter
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none timeout=5s;
 --- must_die
@@ -1061,7 +1071,7 @@ invalid parameter "timeout=5s"
 
 
 
-=== TEST 44: llm_provider: a flag that is almost "tls"
+=== TEST 45: llm_provider: a flag that is almost "tls"
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none tlsv1;
 --- must_die
@@ -1071,7 +1081,7 @@ invalid parameter "tlsv1"
 
 
 
-=== TEST 45: llm_provider: empty host=
+=== TEST 46: llm_provider: empty host=
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none host=;
 --- must_die
@@ -1081,7 +1091,7 @@ invalid parameter "host="
 
 
 
-=== TEST 46: llm_provider: host= with a space
+=== TEST 47: llm_provider: host= with a space
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none "host=a b";
 --- must_die
@@ -1091,7 +1101,7 @@ invalid parameter "host=a b"
 
 
 
-=== TEST 47: llm_provider: base= not starting with a slash
+=== TEST 48: llm_provider: base= not starting with a slash
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none base=v1;
 --- must_die
@@ -1101,7 +1111,7 @@ invalid parameter "base=v1"
 
 
 
-=== TEST 48: llm_provider: base= with a query string
+=== TEST 49: llm_provider: base= with a query string
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none
                  base=/v1?api-version=1;
@@ -1112,7 +1122,7 @@ invalid parameter "base=/v1?api-version=1"
 
 
 
-=== TEST 49: llm_provider: header= without a colon
+=== TEST 50: llm_provider: header= without a colon
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none header=X-Foo;
 --- must_die
@@ -1122,7 +1132,7 @@ invalid header "X-Foo" in llm_provider "p", use header=Name:value
 
 
 
-=== TEST 50: llm_provider: header= without a name
+=== TEST 51: llm_provider: header= without a name
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none header=:v;
 --- must_die
@@ -1132,7 +1142,7 @@ invalid header ":v" in llm_provider "p", use header=Name:value
 
 
 
-=== TEST 51: llm_provider: header= with a space in the name
+=== TEST 52: llm_provider: header= with a space in the name
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none
                  "header=X Foo:v";
@@ -1143,7 +1153,7 @@ invalid header "X Foo:v" in llm_provider "p", use header=Name:value
 
 
 
-=== TEST 52: llm_provider: header= with a line break in the value
+=== TEST 53: llm_provider: header= with a line break in the value
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none
                  "header=X-Foo:a\nInjected: b";
@@ -1155,7 +1165,7 @@ Injected: b" in llm_provider "p", use header=Name:value
 
 
 
-=== TEST 53: llm_provider: max_tokens= that is not a positive number
+=== TEST 54: llm_provider: max_tokens= that is not a positive number
 --- http_config
     llm_provider p type=anthropic upstream=127.0.0.1:1 key=none max_tokens=0;
 --- must_die
@@ -1165,7 +1175,7 @@ invalid parameter "max_tokens=0"
 
 
 
-=== TEST 54: llm_provider: max_tokens= for a passthrough type
+=== TEST 55: llm_provider: max_tokens= for a passthrough type
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none max_tokens=1024;
 --- must_die
@@ -1175,7 +1185,7 @@ invalid parameter "max_tokens=0"
 
 
 
-=== TEST 55: llm_provider: empty version=
+=== TEST 56: llm_provider: empty version=
 --- http_config
     llm_provider p type=anthropic upstream=127.0.0.1:1 key=none version=;
 --- must_die
@@ -1185,7 +1195,7 @@ invalid parameter "version="
 
 
 
-=== TEST 56: llm_provider: empty beta=
+=== TEST 57: llm_provider: empty beta=
 --- http_config
     llm_provider p type=anthropic upstream=127.0.0.1:1 key=none beta=;
 --- must_die
@@ -1195,7 +1205,7 @@ invalid parameter "beta="
 
 
 
-=== TEST 57: llm_provider: beta= for another type than anthropic
+=== TEST 58: llm_provider: beta= for another type than anthropic
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=none
                  beta=prompt-caching-2024-07-31;
@@ -1206,7 +1216,7 @@ invalid parameter "beta="
 
 
 
-=== TEST 58: llm_provider: no key for a type that needs one
+=== TEST 59: llm_provider: no key for a type that needs one
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1;
 --- must_die
@@ -1216,7 +1226,7 @@ llm_provider "p" of type "openai" needs "key=env:NAME", "key=file:PATH" or "key=
 
 
 
-=== TEST 59: llm_provider: unknown key source
+=== TEST 60: llm_provider: unknown key source
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=vault:openai;
 --- must_die
@@ -1226,7 +1236,7 @@ invalid key source "vault:openai" in llm_provider "p", use env:NAME, file:PATH o
 
 
 
-=== TEST 60: llm_provider: key=env: without a name
+=== TEST 61: llm_provider: key=env: without a name
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:;
 --- must_die
@@ -1236,7 +1246,7 @@ invalid key source "env:" in llm_provider "p", use env:NAME, file:PATH or none
 
 
 
-=== TEST 61: llm_provider: environment variable not set
+=== TEST 62: llm_provider: environment variable not set
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:LLM_TEST_UNSET;
 --- must_die
@@ -1246,7 +1256,7 @@ environment variable "LLM_TEST_UNSET" for llm_provider "p" is not set
 
 
 
-=== TEST 62: llm_provider: environment variable set but empty
+=== TEST 63: llm_provider: environment variable set but empty
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:LLM_TEST_EMPTY;
 --- must_die
@@ -1256,7 +1266,7 @@ environment variable "LLM_TEST_EMPTY" for llm_provider "p" is not set
 
 
 
-=== TEST 63: llm_provider: environment variable of blanks only
+=== TEST 64: llm_provider: environment variable of blanks only
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=env:LLM_TEST_BLANK;
 --- must_die
@@ -1266,7 +1276,7 @@ empty key for llm_provider "p"
 
 
 
-=== TEST 64: llm_provider: key file that cannot be opened
+=== TEST 65: llm_provider: key file that cannot be opened
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1
                  key=file:/nonexistent/llm.key;
@@ -1277,7 +1287,7 @@ open() "/nonexistent/llm.key" failed (2: No such file or directory)
 
 
 
-=== TEST 65: llm_provider: empty key file
+=== TEST 66: llm_provider: empty key file
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=file:../html/empty.key;
 --- user_files eval
@@ -1289,7 +1299,7 @@ empty key for llm_provider "p"
 
 
 
-=== TEST 66: llm_provider: key file of 8 KB or more
+=== TEST 67: llm_provider: key file of 8 KB or more
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=file:../html/big.key;
 --- user_files eval
@@ -1301,7 +1311,7 @@ empty key for llm_provider "p"
 
 
 
-=== TEST 67: llm_provider: key with a control character
+=== TEST 68: llm_provider: key with a control character
 --- http_config
     llm_provider p type=openai upstream=127.0.0.1:1 key=file:../html/ctrl.key;
 --- user_files eval
@@ -1313,7 +1323,7 @@ invalid character in the key for llm_provider "p"
 
 
 
-=== TEST 68: llm_route: to an unknown provider, with its file and line
+=== TEST 69: llm_route: to an unknown provider, with its file and line
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1328,7 +1338,7 @@ llm_route claude nope;
 
 
 
-=== TEST 69: llm_route: unknown provider of a second target
+=== TEST 70: llm_route: unknown provider of a second target
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1344,7 +1354,7 @@ llm_route ~^gpt- mock:gpt-4o weight=2
 
 
 
-=== TEST 70: llm_route: duplicate exact route, at the second one
+=== TEST 71: llm_route: duplicate exact route, at the second one
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1360,7 +1370,7 @@ llm_route gpt-4o mock:other;
 
 
 
-=== TEST 71: llm_route: exact routes that differ only in case
+=== TEST 72: llm_route: exact routes that differ only in case
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1375,7 +1385,7 @@ llm_route gpt-4o mock;
 
 
 
-=== TEST 72: llm_route: second default
+=== TEST 73: llm_route: second default
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     include ../html/routes.conf;
@@ -1391,7 +1401,7 @@ llm_route default mock:other;
 
 
 
-=== TEST 73: llm_route: bad regular expression
+=== TEST 74: llm_route: bad regular expression
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route ~^gpt-(4o mock;
@@ -1402,7 +1412,7 @@ pcre2_compile() failed: missing closing parenthesis in "^gpt-(4o"
 
 
 
-=== TEST 74: llm_route: "~*" without a regular expression
+=== TEST 75: llm_route: "~*" without a regular expression
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route ~* mock;
@@ -1413,7 +1423,7 @@ pcre2_compile() failed: missing closing parenthesis in "^gpt-(4o"
 
 
 
-=== TEST 75: llm_route: more than 9 captures
+=== TEST 76: llm_route: more than 9 captures
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route ~(a)(b)(c)(d)(e)(f)(g)(h)(i)(j) mock;
@@ -1424,7 +1434,7 @@ too many captures in "~(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)", at most 9
 
 
 
-=== TEST 76: llm_route: model name with a quote
+=== TEST 77: llm_route: model name with a quote
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route 'gpt"4o' mock;
@@ -1435,7 +1445,7 @@ invalid model name "gpt"4o"
 
 
 
-=== TEST 77: llm_route: no target
+=== TEST 78: llm_route: no target
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o;
@@ -1446,7 +1456,7 @@ invalid number of arguments in "llm_route" directive
 
 
 
-=== TEST 78: llm_route: weight before any target
+=== TEST 79: llm_route: weight before any target
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o weight=2 mock;
@@ -1457,7 +1467,7 @@ invalid parameter "weight=2"
 
 
 
-=== TEST 79: llm_route: weight 0
+=== TEST 80: llm_route: weight 0
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock weight=0;
@@ -1468,7 +1478,7 @@ invalid weight "weight=0", expected 1..1000
 
 
 
-=== TEST 80: llm_route: weight over 1000
+=== TEST 81: llm_route: weight over 1000
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock weight=1001;
@@ -1479,7 +1489,7 @@ invalid weight "weight=1001", expected 1..1000
 
 
 
-=== TEST 81: llm_route: weight that is not a number
+=== TEST 82: llm_route: weight that is not a number
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock weight=high;
@@ -1490,7 +1500,7 @@ invalid weight "weight=high", expected 1..1000
 
 
 
-=== TEST 82: llm_route: unknown parameter
+=== TEST 83: llm_route: unknown parameter
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock fallback=other;
@@ -1501,7 +1511,7 @@ invalid parameter "fallback=other"
 
 
 
-=== TEST 83: llm_route: target with an empty model
+=== TEST 84: llm_route: target with an empty model
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock:;
@@ -1512,7 +1522,7 @@ invalid parameter "mock:"
 
 
 
-=== TEST 84: llm_route: target with an empty provider
+=== TEST 85: llm_route: target with an empty provider
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o :gpt-4o;
@@ -1523,7 +1533,7 @@ invalid parameter ":gpt-4o"
 
 
 
-=== TEST 85: llm_route: target model with a quote
+=== TEST 86: llm_route: target model with a quote
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o 'mock:gpt"4o';
@@ -1534,7 +1544,7 @@ invalid parameter "mock:gpt"4o"
 
 
 
-=== TEST 86: llm_pass: duplicate
+=== TEST 87: llm_pass: duplicate
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock;
@@ -1550,7 +1560,7 @@ invalid parameter "mock:gpt"4o"
 
 
 
-=== TEST 87: llm_pass: bad value
+=== TEST 88: llm_pass: bad value
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock;
@@ -1565,7 +1575,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 88: llm_pass: not in the server context
+=== TEST 89: llm_pass: not in the server context
 --- config
     llm_pass;
 --- must_die
@@ -1575,7 +1585,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 89: llm_route: not in a location
+=== TEST 90: llm_route: not in a location
 --- config
     location /v1/ {
         llm_route gpt-4o mock;
@@ -1587,7 +1597,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 90: llm_buffer_size under 1k
+=== TEST 91: llm_buffer_size under 1k
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
     llm_route gpt-4o mock;
@@ -1603,7 +1613,7 @@ invalid value "completions" in "llm_pass" directive
 
 
 
-=== TEST 91: llm_next_upstream: bad value
+=== TEST 92: llm_next_upstream: bad value
 --- config
     location /v1/ {
         llm_pass;
@@ -1616,7 +1626,7 @@ invalid value "http_418"
 
 
 
-=== TEST 92: tls: llm_ssl_verify with an empty llm_ssl_trusted_certificate
+=== TEST 93: tls: llm_ssl_verify with an empty llm_ssl_trusted_certificate
 --- http_config
     llm_provider tls type=openai upstream=127.0.0.1:1 tls key=none;
     llm_route gpt-4o tls;
@@ -1632,7 +1642,7 @@ no llm_ssl_trusted_certificate for llm_ssl_verify
 
 
 
-=== TEST 93: tls: llm_ssl_trusted_certificate that does not exist
+=== TEST 94: tls: llm_ssl_trusted_certificate that does not exist
 --- http_config
     llm_provider tls type=openai upstream=127.0.0.1:1 tls key=none;
     llm_route gpt-4o tls;
