@@ -391,6 +391,13 @@ no_shuffle();
 add_block_preprocessor(sub {
     my $block = shift;
 
+    if (defined $block->must_die) {
+        $block->set_value('suppress_stderr', 1);
+        $block->set_value('config', "    location = /t { return 204; }\n");
+        $block->set_value('request', "GET /t\n");
+        return;
+    }
+
     if (!defined $block->http_config) {
         $block->set_value('http_config', <<'_EOC_');
     llm_provider claude type=anthropic
@@ -1214,3 +1221,110 @@ upstream sent invalid JSON in a 200 response
       0 .. $#::Messages ]
 --- no_error_log
 [error]
+
+
+
+=== TEST 35: response_format json_object in a stream: the forced tool's
+input arrives as content, finish stop
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+::upreq('{"model":"claude-sonnet-4-5","max_tokens":4096,'
+. '"messages":[{"role":"user","content":[{"type":"text","text":"q"}]}],'
+. '"tools":[{"name":"json_response","description":"Your answer: call this '
+. 'tool with it as the input","input_schema":{"type":"object"}}],'
+. '"tool_choice":{"type":"tool","name":"json_response"},"stream":true}',
+stream => 1)
+--- tcp_reply eval
+::sse_reply(::events(
+ '{"type":"message_start","message":{"id":"msg_js","type":"message","role":"assistant","content":[],"model":"claude-x","usage":{"input_tokens":30,"output_tokens":1}}}',
+ '{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_js","name":"json_response","input":{}}}',
+ '{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}',
+ '{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\": "}}',
+ '{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"1}"}}',
+ '{"type":"content_block_stop","index":0}',
+ '{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":12}}',
+ '{"type":"message_stop"}'))
+--- request eval
+::chat('[{"role":"user","content":"q"}]', stream => JSON::PP::true,
+       response_format => { type => 'json_object' })
+--- response_body eval
+::chunks('msg_js',
+    ::choice({ role => 'assistant', content => '' }, undef),
+    ::choice({ content => '{"a": ' }, undef),
+    ::choice({ content => '1}' }, undef),
+    ::choice({}, 'stop'),
+    '[DONE]')
+--- no_error_log
+[error]
+
+
+
+=== TEST 36: response_format with tools of the request: dropped, said so
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+::upreq('{"model":"claude-sonnet-4-5","max_tokens":4096,'
+. '"messages":[{"role":"user","content":[{"type":"text","text":"q"}]}],'
+. '"tools":[{"name":"f","input_schema":{"type":"object","properties":{}}}]}')
+--- tcp_reply eval: ::reply($::Text)
+--- request eval
+::chat('[{"role":"user","content":"q"}]',
+       tools => [ { type => 'function', function => { name => 'f' } } ],
+       response_format => { type => 'json_object' })
+--- response_body eval: $::TextAnswer
+--- error_log
+llm anthropic: response_format is dropped with tools or thinking
+--- no_error_log
+[error]
+
+
+
+=== TEST 37: tool call arguments that are not a JSON object: 400 (the
+adapter would refuse them too)
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::reply($::Text)
+--- request eval
+::chat('[{"role":"user","content":"q"},
+{"role":"assistant","content":null,"tool_calls":[
+ {"id":"toolu_x","type":"function",
+  "function":{"name":"f","arguments":"[1,2]"}}]},
+{"role":"tool","tool_call_id":"toolu_x","content":"r"}]')
+--- error_code: 400
+--- response_body_like: "type":"invalid_request_error"
+--- no_error_log
+[error]
+
+
+
+=== TEST 38: beta= is only for type=anthropic
+--- http_config
+    llm_provider p type=openai upstream=127.0.0.1:1 key=none beta=x;
+--- must_die
+--- error_log
+"beta" of llm_provider "p" is only for type=anthropic
+
+
+
+=== TEST 39: max_tokens= is not for passthrough types
+--- http_config
+    llm_provider p type=openai upstream=127.0.0.1:1 key=none max_tokens=10;
+--- must_die
+--- error_log
+"max_tokens" of llm_provider "p" is only for translated types such as anthropic
+
+
+
+=== TEST 40: max_tokens= must be a positive number
+--- http_config
+    llm_provider p type=anthropic upstream=127.0.0.1:1 key=none max_tokens=0;
+--- must_die
+--- error_log
+invalid parameter "max_tokens=0"
+
+
+
+=== TEST 41: type=anthropic needs a key
+--- http_config
+    llm_provider p type=anthropic upstream=127.0.0.1:1;
+--- must_die
+--- error_log
+llm_provider "p" of type "anthropic" needs "key=env:NAME"
