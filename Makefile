@@ -140,8 +140,12 @@ clean:
 # -- unit: the Anthropic Messages surface (t/131-anthropic-unit.t) -----------
 
 ANTHROPIC_UNIT_SRCS = t/unit/anthropic_surface.c t/unit/shim.c \
+                      t/unit/openai_shim.c \
                       src/ngx_http_llm_surface_anthropic.c \
-                      src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c
+                      src/ngx_http_llm_surface_openai.c \
+                      src/ngx_http_llm_provider_openai.c \
+                      src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c \
+                      src/ngx_http_llm_sse.c
 
 unit: $(BUILD)/unit/anthropic_surface
 

@@ -567,6 +567,29 @@ sub payloads {
     return @p;
 }
 
+# "content": a string, or (Mistral's Magistral) text and thinking chunks
+
+sub content {
+    my ($c) = @_;
+
+    return ('', '') unless defined $c;
+    return ($c, '') unless ref $c;
+
+    my ($text, $thinking) = ('', '');
+
+    for my $e (@$c) {
+        if ($e->{type} eq 'text') {
+            $text .= $e->{text};
+
+        } elsif ($e->{type} eq 'thinking') {
+            $thinking .= join '', map { $_->{text} // '' }
+                                  @{$e->{thinking}};
+        }
+    }
+
+    return ($text, $thinking);
+}
+
 my %finish = (stop => 'end_turn', length => 'max_tokens',
               tool_calls => 'tool_use', function_call => 'tool_use',
               content_filter => 'refusal');
@@ -602,8 +625,10 @@ sub expect {
 
         my $r = $d->{reasoning_content} // $d->{reasoning};
         $x{thinking} .= $r if defined $r && !ref $r;
-        $x{text} .= $d->{content} if defined $d->{content}
-                                     && !ref $d->{content};
+
+        my ($text, $thinking) = content($d->{content});
+        $x{thinking} .= $thinking;
+        $x{text} .= $text;
 
         for my $tc (@{$d->{tool_calls} // []}) {
             my $i = $tc->{index} // $x{n}++;
@@ -683,5 +708,88 @@ for my $file (sort @files) {
 }
 
 ok($streams >= 15, "$streams recorded OpenAI chat streams");
+
+
+# -- recorded chat.completion bodies -----------------------------------------
+
+sub usage {
+    my ($u) = @_;
+    my $cached = $u->{prompt_tokens_details}{cached_tokens} // 0;
+
+    return { input_tokens => ($u->{prompt_tokens} // 0) - $cached,
+             cache_creation_input_tokens => 0,
+             cache_read_input_tokens => $cached,
+             output_tokens => $u->{completion_tokens} // 0 };
+}
+
+my $completions = 0;
+
+my @bodies;
+
+find(sub { push @bodies, $File::Find::name if /response\.json$|\d\.json$/ },
+     't/fixtures');
+
+for my $file (sort @bodies) {
+    next if $file =~ /request/;
+
+    open my $fh, '<:raw', $file or die "$file: $!";
+    my $body = do { local $/; <$fh> };
+    close $fh;
+
+    my $c = eval { decode_json($body) };
+    next unless ref $c eq 'HASH' && ($c->{object} // '') eq 'chat.completion';
+
+    $completions++;
+
+    my $short = $file =~ s{.*/fixtures/}{}r;
+    my $out = `$bin completion $file 2>&1`;
+    my $m = eval { decode_json($out) };
+
+    unless (ref $m eq 'HASH') {
+        fail("$short: an Anthropic Message");
+        diag($out);
+        next;
+    }
+
+    my $msg = $c->{choices}[0]{message} // {};
+    my ($text, $thinking) = content($msg->{content});
+    $thinking = $msg->{reasoning_content} // $msg->{reasoning} // ''
+        unless length $thinking;
+    $text = $msg->{refusal} if !length $text && defined $msg->{refusal};
+
+    my @blocks;
+
+    push @blocks, { type => 'thinking', thinking => $thinking,
+                    signature => '' } if length $thinking;
+    push @blocks, { type => 'text', text => $text } if length $text;
+
+    for my $tc (@{$msg->{tool_calls} // []}) {
+        my $input = eval { JSON::PP->new->decode($tc->{function}{arguments}) };
+        push @blocks, { type => 'tool_use',
+                        id => length($tc->{id} // '') ? $tc->{id} : 'ANY',
+                        name => $tc->{function}{name},
+                        input => ref $input eq 'HASH' ? $input : {} };
+    }
+
+    my $reason = $finish{$c->{choices}[0]{finish_reason} // ''} // 'end_turn';
+    $reason = 'tool_use' if $reason eq 'end_turn' && @{$msg->{tool_calls} // []};
+    $reason = 'refusal' if $reason eq 'end_turn' && !length($msg->{content} // '')
+                           && length($msg->{refusal} // '');
+
+    # made-up tool call ids are made up
+    for my $i (0 .. $#blocks) {
+        $blocks[$i]{id} = $m->{content}[$i]{id}
+            if ($blocks[$i]{id} // '') eq 'ANY' && ref $m->{content}[$i];
+    }
+
+    is_deeply($m, { id => $c->{id}, type => 'message', role => 'assistant',
+                    model => 'claude-test', content => \@blocks,
+                    stop_reason => $reason, stop_sequence => undef,
+                    usage => usage($c->{usage} // {}) },
+              "$short: Anthropic Message")
+        or diag($out);
+}
+
+ok($completions >= 20, "$completions recorded chat completions");
 
 done_testing();

@@ -13,8 +13,10 @@
  *                   Anthropic Message JSON
  *   deltas          canonical deltas described on stdin: the Anthropic SSE
  *   stream FILE     a recorded OpenAI chat stream (*.sse, or one payload a
- *                   line: *.chunks.txt) turned into canonical deltas, as an
- *                   OpenAI adapter does, then into Anthropic SSE
+ *                   line: *.chunks.txt) through the OpenAI adapter's
+ *                   translate mode and the surface: the Anthropic SSE
+ *   completion FILE a recorded chat.completion through the adapter and
+ *                   the surface: the Anthropic Message JSON
  *
  * Description lines (response, deltas): a keyword and its arguments,
  * separated by one space; text runs to the end of the line, with "\n"
@@ -28,6 +30,7 @@
 #include "ngx_http_llm_canonical.h"
 #include "ngx_http_llm_provider.h"
 #include "ngx_http_llm_json.h"
+#include "ngx_http_llm_sse.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,165 +39,9 @@
 
 
 /*
- * the nginx functions the surface calls; t/unit/shim.c has the pool, the
- * log and ngx_escape_json(); the Debian nginx-dev package has headers
- * only, so ngx_sprintf() is redone here for the formats the module uses
+ * what the module's files need from the parts not linked in; the rest of
+ * nginx core comes from t/unit/shim.c and t/unit/openai_shim.c
  */
-
-
-static u_char *
-fmt_num(u_char *buf, u_char *last, uint64_t ui, ngx_uint_t neg)
-{
-    u_char  tmp[32], *p;
-
-    p = tmp + sizeof(tmp);
-
-    do {
-        *--p = (u_char) (ui % 10 + '0');
-        ui /= 10;
-    } while (ui);
-
-    if (neg && buf < last) {
-        *buf++ = '-';
-    }
-
-    while (p < tmp + sizeof(tmp) && buf < last) {
-        *buf++ = *p++;
-    }
-
-    return buf;
-}
-
-
-u_char *
-ngx_vslprintf(u_char *buf, u_char *last, const char *fmt, va_list args)
-{
-    u_char      *s;
-    int64_t      i64;
-    uint64_t     u64;
-    ngx_str_t   *v;
-    ngx_uint_t   sign;
-
-    while (*fmt && buf < last) {
-
-        if (*fmt != '%') {
-            *buf++ = *fmt++;
-            continue;
-        }
-
-        fmt++;
-        sign = 1;
-
-        if (*fmt == 'u') {
-            sign = 0;
-            fmt++;
-        }
-
-        switch (*fmt++) {
-
-        case 'i':
-            if (sign) {
-                i64 = va_arg(args, ngx_int_t);
-                buf = fmt_num(buf, last, i64 < 0 ? -i64 : i64, i64 < 0);
-
-            } else {
-                u64 = va_arg(args, ngx_uint_t);
-                buf = fmt_num(buf, last, u64, 0);
-            }
-
-            break;
-
-        case 'd':
-            i64 = va_arg(args, int);
-            buf = fmt_num(buf, last, i64 < 0 ? -i64 : i64, i64 < 0);
-            break;
-
-        case 'z':
-            u64 = va_arg(args, size_t);
-            buf = fmt_num(buf, last, u64, 0);
-            break;
-
-        case 's':
-            for (s = va_arg(args, u_char *); *s && buf < last; s++) {
-                *buf++ = *s;
-            }
-
-            break;
-
-        case 'V':
-            v = va_arg(args, ngx_str_t *);
-
-            for (s = v->data; s < v->data + v->len && buf < last; s++) {
-                *buf++ = *s;
-            }
-
-            break;
-
-        case '%':
-            *buf++ = '%';
-            break;
-
-        default:
-            fprintf(stderr, "unit: unsupported format in \"%s\"\n", fmt);
-            abort();
-        }
-    }
-
-    return buf;
-}
-
-
-u_char *
-ngx_sprintf(u_char *buf, const char *fmt, ...)
-{
-    u_char   *p;
-    va_list   args;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(buf, (void *) -1, fmt, args);
-    va_end(args);
-
-    return p;
-}
-
-
-void *
-ngx_array_push(ngx_array_t *a)
-{
-    void  *new;
-
-    if (a->nelts == a->nalloc) {
-        new = malloc(2 * a->size * (a->nalloc ? a->nalloc : 1));
-        ngx_memcpy(new, a->elts, a->size * a->nelts);
-        a->elts = new;
-        a->nalloc = 2 * (a->nalloc ? a->nalloc : 1);
-    }
-
-    return (u_char *) a->elts + a->size * a->nelts++;
-}
-
-
-ngx_buf_t *
-ngx_create_temp_buf(ngx_pool_t *pool, size_t size)
-{
-    ngx_buf_t  *b;
-
-    b = calloc(1, sizeof(ngx_buf_t));
-    b->start = malloc(size ? size : 1);
-    b->pos = b->start;
-    b->last = b->start;
-    b->end = b->start + size;
-    b->temporary = 1;
-
-    return b;
-}
-
-
-ngx_chain_t *
-ngx_alloc_chain_link(ngx_pool_t *pool)
-{
-    return calloc(1, sizeof(ngx_chain_t));
-}
 
 
 ngx_chain_t *
@@ -202,21 +49,48 @@ ngx_http_llm_get_buf(ngx_http_request_t *r, size_t size)
 {
     ngx_chain_t  *cl;
 
-    cl = ngx_alloc_chain_link(NULL);
-    cl->buf = ngx_create_temp_buf(NULL, size);
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = ngx_create_temp_buf(r->pool, size);
+    if (cl->buf == NULL) {
+        return NULL;
+    }
+
+    cl->next = NULL;
 
     return cl;
+}
+
+
+ngx_int_t
+ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
+    u_char *data, size_t len, ngx_chain_t ***ll)
+{
+    return NGX_ERROR;
+}
+
+
+ngx_chain_t *
+ngx_http_llm_error_body(ngx_http_request_t *r, ngx_str_t *message,
+    ngx_str_t *type, ngx_str_t *code, ngx_str_t *param)
+{
+    return NULL;
 }
 
 
 /* -- helpers ------------------------------------------------------------ */
 
 
-static ngx_http_request_t   req_r;
-static ngx_connection_t     req_c;
-static ngx_log_t            req_log;
-static ngx_http_llm_ctx_t   req_ctx;
-static ngx_chain_t         *out, **last;
+static ngx_http_request_t            req_r;
+static ngx_connection_t              req_c;
+static ngx_log_t                     req_log;
+static ngx_http_upstream_t           req_u;
+static ngx_http_llm_ctx_t            req_ctx;
+static ngx_http_llm_provider_conf_t  req_pc;
+static ngx_chain_t                  *out, **last;
 
 
 static void
@@ -226,10 +100,18 @@ init(void)
     req_c.log = &req_log;
     req_r.connection = &req_c;
     req_r.main = &req_r;
-    req_r.pool = NULL;
+    req_r.upstream = &req_u;
+    req_r.pool = ngx_create_pool(4096, &req_log);
 
+    ngx_str_set(&req_pc.name, "unit");
+    ngx_str_set(&req_pc.host, "127.0.0.1");
+    ngx_str_set(&req_pc.base, "/v1");
+    req_pc.type = &ngx_http_llm_provider_openai;
+
+    req_ctx.provider = &req_pc;
     req_ctx.surf = &ngx_http_llm_surface_anthropic;
     ngx_str_set(&req_ctx.model, "claude-test");
+    req_ctx.upstream_model = req_ctx.model;
 
     out = NULL;
     last = &out;
@@ -360,7 +242,7 @@ mode_request(void)
 
     body = slurp(stdin);
 
-    if (ngx_http_llm_json_parse(NULL, &js, body.data, body.len, 1 << 20)
+    if (ngx_http_llm_json_parse(req_r.pool, &js, body.data, body.len, 1 << 20)
         != NGX_OK)
     {
         printf("invalid JSON\n");
@@ -370,11 +252,11 @@ mode_request(void)
     /* what the handler does before */
 
     v = ngx_http_llm_json_get(&js, 0, "model");
-    ngx_http_llm_json_string(NULL, &js, v, &req_ctx.model);
+    ngx_http_llm_json_string(req_r.pool, &js, v, &req_ctx.model);
     v = ngx_http_llm_json_get(&js, 0, "stream");
     req_ctx.stream = (ngx_http_llm_json_bool(&js, v) == 1);
 
-    req = ngx_http_llm_request_create(NULL);
+    req = ngx_http_llm_request_create(req_r.pool);
 
     rc = ngx_http_llm_surface_anthropic.parse_request(&req_r, &req_ctx, &js,
                                                        req);
@@ -528,9 +410,9 @@ mode_response(void)
     ngx_http_llm_tool_call_t  *tc;
 
     ngx_memzero(&resp, sizeof(ngx_http_llm_response_t));
-    ngx_array_init(&resp.tool_calls, NULL, 2,
+    ngx_array_init(&resp.tool_calls, req_r.pool, 2,
                    sizeof(ngx_http_llm_tool_call_t));
-    ngx_array_init(&resp.thinking, NULL, 2, sizeof(ngx_http_llm_part_t));
+    ngx_array_init(&resp.thinking, req_r.pool, 2, sizeof(ngx_http_llm_part_t));
 
     while (fgets(line, sizeof(line), stdin)) {
         line[strcspn(line, "\n")] = '\0';
@@ -736,196 +618,29 @@ mode_deltas(void)
 }
 
 
-/* -- stream: an OpenAI chat stream, as an adapter would see it ----------- */
+/* -- stream, completion: recordings through the OpenAI adapter ------------ */
 
 
-static int
-chunk(ngx_str_t *data, ngx_uint_t *started, ngx_uint_t *ntools)
+static ngx_int_t
+adapter_event(ngx_str_t *data)
 {
-    char                  reason[64];
-    ngx_int_t             v, ch, c0, dl, tcs, tc, fn, u, e, k, n;
-    ngx_str_t             s;
-    ngx_uint_t            i, usage;
-    ngx_http_llm_json_t   js;
-    ngx_http_llm_delta_t  d;
+    ngx_str_t  name;
 
-    ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+    ngx_str_null(&name);
 
-    if (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0) {
-        d.type = NGX_HTTP_LLM_DELTA_DONE;
-        return emit(&d);
-    }
-
-    if (data->len == 0) {
-        return 0;
-    }
-
-    if (ngx_http_llm_json_parse(NULL, &js, data->data, data->len, 1 << 20)
-        != NGX_OK)
-    {
-        fprintf(stderr, "invalid chunk: %.*s\n", (int) data->len,
-                data->data);
-        return 1;
-    }
-
-    e = ngx_http_llm_json_get(&js, 0, "error");
-
-    if (e >= 0 && !ngx_http_llm_json_is_null(&js, e)) {
-        d.type = NGX_HTTP_LLM_DELTA_ERROR;
-        v = ngx_http_llm_json_get(&js, e, "message");
-        ngx_http_llm_json_string(NULL, &js, v, &d.error_message);
-        v = ngx_http_llm_json_get(&js, e, "type");
-        ngx_http_llm_json_string(NULL, &js, v, &d.error_type);
-        return emit(&d);
-    }
-
-    if (!*started) {
-        *started = 1;
-        d.type = NGX_HTTP_LLM_DELTA_START;
-        v = ngx_http_llm_json_get(&js, 0, "id");
-        ngx_http_llm_json_string(NULL, &js, v, &d.id);
-
-        if (emit(&d)) {
-            return 1;
-        }
-    }
-
-    usage = 0;
-    u = ngx_http_llm_json_get(&js, 0, "usage");
-
-    if (u >= 0 && ngx_http_llm_json_type(&js, u) == NGX_HTTP_LLM_JSON_OBJECT) {
-        usage = 1;
-        req_ctx.usage.known = 1;
-        v = ngx_http_llm_json_get(&js, u, "prompt_tokens");
-        ngx_http_llm_json_int(&js, v, &req_ctx.usage.prompt);
-        v = ngx_http_llm_json_get(&js, u, "completion_tokens");
-        ngx_http_llm_json_int(&js, v, &req_ctx.usage.completion);
-        v = ngx_http_llm_json_get(&js, u, "prompt_tokens_details");
-        v = ngx_http_llm_json_get(&js, v, "cached_tokens");
-        ngx_http_llm_json_int(&js, v, &req_ctx.usage.cached);
-    }
-
-    ch = ngx_http_llm_json_get(&js, 0, "choices");
-    c0 = ngx_http_llm_json_index(&js, ch, 0);
-    dl = ngx_http_llm_json_get(&js, c0, "delta");
-
-    v = ngx_http_llm_json_get(&js, dl, "reasoning_content");
-
-    if (v < 0) {
-        v = ngx_http_llm_json_get(&js, dl, "reasoning");
-    }
-
-    if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK && s.len) {
-        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
-        d.type = NGX_HTTP_LLM_DELTA_REASONING;
-        d.text = s;
-
-        if (emit(&d)) {
-            return 1;
-        }
-    }
-
-    v = ngx_http_llm_json_get(&js, dl, "content");
-
-    if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK && s.len) {
-        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
-        d.type = NGX_HTTP_LLM_DELTA_TEXT;
-        d.text = s;
-
-        if (emit(&d)) {
-            return 1;
-        }
-    }
-
-    tcs = ngx_http_llm_json_get(&js, dl, "tool_calls");
-
-    if (tcs >= 0 && ngx_http_llm_json_type(&js, tcs)
-                    == NGX_HTTP_LLM_JSON_ARRAY)
-    {
-        n = js.toks[tcs].size;
-
-        for (k = 0, tc = tcs + 1; k < n; k++,
-             tc = ngx_http_llm_json_skip(&js, tc))
-        {
-            ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
-
-            v = ngx_http_llm_json_get(&js, tc, "index");
-
-            if (ngx_http_llm_json_int(&js, v, &v) == NGX_OK) {
-                d.index = v;
-
-            } else {
-                /* Mistral: no index, whole calls */
-                d.index = (*ntools)++;
-            }
-
-            fn = ngx_http_llm_json_get(&js, tc, "function");
-            v = ngx_http_llm_json_get(&js, tc, "id");
-
-            if (ngx_http_llm_json_string(NULL, &js, v, &d.id) == NGX_OK
-                && d.id.len)
-            {
-                d.type = NGX_HTTP_LLM_DELTA_TOOL_START;
-                v = ngx_http_llm_json_get(&js, fn, "name");
-                ngx_http_llm_json_string(NULL, &js, v, &d.name);
-
-                if (emit(&d)) {
-                    return 1;
-                }
-            }
-
-            v = ngx_http_llm_json_get(&js, fn, "arguments");
-
-            if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK
-                && s.len)
-            {
-                d.type = NGX_HTTP_LLM_DELTA_TOOL_ARGS;
-                d.text = s;
-
-                if (emit(&d)) {
-                    return 1;
-                }
-            }
-        }
-    }
-
-    v = ngx_http_llm_json_get(&js, c0, "finish_reason");
-
-    if (ngx_http_llm_json_string(NULL, &js, v, &s) == NGX_OK && s.len) {
-        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
-        d.type = NGX_HTTP_LLM_DELTA_FINISH;
-
-        i = ngx_min(s.len, sizeof(reason) - 1);
-        ngx_memcpy(reason, s.data, i);
-        reason[i] = '\0';
-        d.finish = finish_of(reason);
-
-        if (emit(&d)) {
-            return 1;
-        }
-    }
-
-    if (usage) {
-        ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
-        d.type = NGX_HTTP_LLM_DELTA_USAGE;
-
-        if (emit(&d)) {
-            return 1;
-        }
-    }
-
-    return 0;
+    return ngx_http_llm_provider_openai.stream_event(&req_r, &req_ctx, &name,
+                                                     data, &last);
 }
 
 
 static int
 mode_stream(char *file)
 {
-    u_char                *p, *q, *end, *dst;
-    FILE                  *f;
-    ngx_str_t              all, data;
-    ngx_uint_t             started, ntools, chunks;
-    ngx_http_llm_delta_t   d;
+    u_char              *p, *q, *end;
+    FILE                *f;
+    ngx_int_t            rc;
+    ngx_str_t            all, ev;
+    ngx_http_llm_sse_t   sse;
 
     f = fopen(file, "r");
 
@@ -937,89 +652,101 @@ mode_stream(char *file)
     all = slurp(f);
     fclose(f);
 
-    chunks = (strstr(file, ".chunks.txt") != NULL);
+    req_ctx.req = ngx_http_llm_request_create(req_r.pool);
+    req_ctx.req->stream = 1;
+    req_ctx.req->include_usage = 1;
+    req_ctx.stream = 1;
 
-    started = 0;
-    ntools = 0;
     end = all.data + all.len;
+    rc = NGX_OK;
 
-    /* one payload per line, or SSE with LF line ends: "data:" lines */
+    if (strstr(file, ".chunks.txt")) {
 
-    data.data = malloc(all.len + 1);
-    data.len = 0;
-    dst = data.data;
+        /* one payload a line */
 
-    for (p = all.data; p < end; p = q + 1) {
-        q = memchr(p, '\n', end - p);
+        for (p = all.data; p < end && rc == NGX_OK; p = q + 1) {
+            q = memchr(p, '\n', end - p);
 
-        if (q == NULL) {
-            q = end;
-        }
-
-        if (q > p && q[-1] == '\r') {
-            q[-1] = '\0';
-        }
-
-        if (chunks) {
-            data.data = p;
-            data.len = (q > p && q[-1] == '\0') ? q - p - 1 : q - p;
-
-            if (chunk(&data, &started, &ntools)) {
-                return 1;
+            if (q == NULL) {
+                q = end;
             }
 
-            continue;
-        }
+            ev.data = p;
+            ev.len = (q > p && q[-1] == '\r') ? q - p - 1 : q - p;
 
-        if (q - p >= 5 && ngx_strncmp(p, "data:", 5) == 0) {
-            p += 5;
-
-            if (*p == ' ') {
-                p++;
-            }
-
-            if (dst != data.data) {
-                *dst++ = '\n';
-            }
-
-            while (p < q && *p) {
-                *dst++ = *p++;
-            }
-
-            continue;
-        }
-
-        if (q == p || *p == '\0') {
-            if (dst != data.data) {
-                data.len = dst - data.data;
-
-                if (chunk(&data, &started, &ntools)) {
-                    return 1;
-                }
-
-                dst = data.data;
+            if (ev.len) {
+                rc = adapter_event(&ev);
             }
         }
-    }
 
-    if (!chunks && dst != data.data) {
-        data.len = dst - data.data;
+    } else {
+        ngx_http_llm_sse_init(&sse, req_r.pool, &req_log, 1 << 20);
 
-        if (chunk(&data, &started, &ntools)) {
-            return 1;
+        p = all.data;
+
+        while (p < end && rc == NGX_OK) {
+            rc = ngx_http_llm_sse_parse(&sse, &p, end);
+
+            if (rc == NGX_AGAIN) {
+                rc = NGX_OK;
+                break;
+            }
+
+            if (rc == NGX_OK) {
+                ev.data = sse.data;
+                ev.len = sse.len;
+                rc = adapter_event(&ev);
+            }
         }
     }
 
     /* the end of the upstream body: the adapter's last call */
 
-    ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
-    d.type = NGX_HTTP_LLM_DELTA_DONE;
+    if (rc == NGX_OK) {
+        rc = ngx_http_llm_provider_openai.stream_event(&req_r, &req_ctx,
+                                                       NULL, NULL, &last);
+    }
 
-    if (emit(&d)) {
+    if (rc != NGX_OK) {
+        printf("error\n");
         return 1;
     }
 
     print_chain(out);
+
+    return 0;
+}
+
+
+static int
+mode_completion(char *file)
+{
+    FILE       *f;
+    ngx_int_t   rc;
+    ngx_str_t   all;
+
+    f = fopen(file, "r");
+
+    if (f == NULL) {
+        perror(file);
+        return 1;
+    }
+
+    all = slurp(f);
+    fclose(f);
+
+    req_ctx.req = ngx_http_llm_request_create(req_r.pool);
+    req_ctx.req->include_usage = 1;
+
+    rc = ngx_http_llm_provider_openai.response(&req_r, &req_ctx, &all, &out);
+
+    if (rc != NGX_OK) {
+        printf(rc == NGX_DECLINED ? "declined\n" : "error\n");
+        return 1;
+    }
+
+    print_chain(out);
+    printf("\n");
 
     return 0;
 }
@@ -1048,8 +775,12 @@ main(int argc, char **argv)
         return mode_stream(argv[2]);
     }
 
-    fprintf(stderr, "usage: %s request|response|deltas|stream FILE\n",
-            argv[0]);
+    if (argc >= 3 && strcmp(argv[1], "completion") == 0) {
+        return mode_completion(argv[2]);
+    }
+
+    fprintf(stderr, "usage: %s request|response|deltas|stream FILE"
+            "|completion FILE\n", argv[0]);
 
     return 2;
 }
