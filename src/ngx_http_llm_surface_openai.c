@@ -1236,11 +1236,15 @@ ngx_http_llm_openai_options(ngx_http_llm_openai_ps_t *ps)
         }
     }
 
-    if (ngx_http_llm_field("max_completion_tokens")
-        || ngx_http_llm_field("max_tokens"))
-    {
+    if (ngx_http_llm_field("max_completion_tokens")) {
         rc = ngx_http_llm_openai_int(ps, v, "max_completion_tokens",
                                      &req->max_tokens);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+    } else if (ngx_http_llm_field("max_tokens")) {
+        rc = ngx_http_llm_openai_int(ps, v, "max_tokens", &req->max_tokens);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -1564,12 +1568,17 @@ ngx_http_llm_openai_write_response(ngx_http_request_t *r,
     ngx_str_t   body, id;
     ngx_buf_t  *b;
 
+    /* the usage goes to the client and to the $llm_* variables */
+
     if (resp->usage.known) {
         ctx->usage = resp->usage;
 
-        if (ctx->usage.total == 0) {
-            ctx->usage.total = ctx->usage.prompt + ctx->usage.completion;
-        }
+    } else if (ctx->usage.known) {
+        resp->usage = ctx->usage;
+    }
+
+    if (ctx->usage.known && ctx->usage.total == 0) {
+        ctx->usage.total = ctx->usage.prompt + ctx->usage.completion;
     }
 
     if (resp->id.len) {
