@@ -131,6 +131,8 @@ static ngx_int_t ngx_http_llm_gemini_call_id(ngx_pool_t *pool,
     ngx_str_t *signature, ngx_str_t *id);
 static ngx_int_t ngx_http_llm_gemini_id_signature(ngx_pool_t *pool,
     ngx_str_t *id, ngx_str_t *signature);
+static ngx_int_t ngx_http_llm_gemini_candidate(ngx_http_llm_json_t *js,
+    ngx_int_t c);
 static ngx_int_t ngx_http_llm_gemini_true(ngx_http_llm_json_t *js,
     ngx_int_t obj, const char *key);
 
@@ -1293,7 +1295,7 @@ ngx_http_llm_gemini_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     /* the first candidate: the canonical response has one choice */
 
-    cand = ngx_http_llm_json_index(&js, c, 0);
+    cand = ngx_http_llm_gemini_candidate(&js, c);
 
     if (cand < 0) {
         /* the prompt was blocked: no candidates at all */
@@ -1732,6 +1734,35 @@ ngx_http_llm_gemini_usage(ngx_http_llm_json_t *js, ngx_int_t u,
 }
 
 
+/*
+ * The candidate with index 0 (Gemini leaves "index" out for 0): with
+ * candidateCount > 1 a stream event may carry another candidate only
+ */
+
+static ngx_int_t
+ngx_http_llm_gemini_candidate(ngx_http_llm_json_t *js, ngx_int_t c)
+{
+    ngx_int_t  i, cand, n;
+
+    for (i = 0; ; i++) {
+        cand = ngx_http_llm_json_index(js, c, i);
+
+        if (cand < 0) {
+            return -1;
+        }
+
+        if (ngx_http_llm_json_int(js, ngx_http_llm_json_get(js, cand,
+                                                            "index"),
+                                  &n)
+            != NGX_OK
+            || n == 0)
+        {
+            return cand;
+        }
+    }
+}
+
+
 static ngx_int_t
 ngx_http_llm_gemini_true(ngx_http_llm_json_t *js, ngx_int_t obj,
     const char *key)
@@ -1880,11 +1911,11 @@ ngx_http_llm_gemini_stream_event(ngx_http_request_t *r,
                               &ctx->usage);
 
     c = ngx_http_llm_json_get(&js, 0, "candidates");
-    cand = ngx_http_llm_json_index(&js, c, 0);
+    cand = ngx_http_llm_gemini_candidate(&js, c);
 
     if (cand < 0) {
 
-        /* the prompt was blocked */
+        /* the prompt was blocked, or another candidate's event */
 
         v = ngx_http_llm_json_get(&js, 0, "promptFeedback");
 
