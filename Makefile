@@ -144,6 +144,7 @@ ANTHROPIC_UNIT_SRCS = t/unit/anthropic_surface.c t/unit/shim.c \
                       src/ngx_http_llm_surface_anthropic.c \
                       src/ngx_http_llm_surface_openai.c \
                       src/ngx_http_llm_provider_openai.c \
+                      src/ngx_http_llm_provider_anthropic.c \
                       src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c \
                       src/ngx_http_llm_sse.c
 

@@ -792,4 +792,211 @@ for my $file (sort @bodies) {
 
 ok($completions >= 20, "$completions recorded chat completions");
 
+
+
+# -- recorded Anthropic streams and Messages: Anthropic clients of an
+# Anthropic provider, through the canonical model and back --------------
+
+my %anthropic_stop = (end_turn => 'end_turn', stop_sequence => 'end_turn',
+                      pause_turn => 'end_turn', max_tokens => 'max_tokens',
+                      model_context_window_exceeded => 'max_tokens',
+                      tool_use => 'tool_use', refusal => 'refusal');
+
+sub anthropic_expect {
+    my (@events) = @_;
+
+    my %x = (text => '', thinking => '', signature => '', tools => []);
+    my %type;
+
+    for my $e (@events) {
+        my $t = $e->{type} // '';
+
+        if ($t eq 'message_start') {
+            next if defined $x{id};
+            $x{id} = $e->{message}{id};
+            $x{usage} = { %{ $e->{message}{usage} // {} } };
+
+        } elsif ($t eq 'content_block_start') {
+            my $b = $e->{content_block};
+            $type{$e->{index}} = $b->{type};
+
+            if ($b->{type} eq 'tool_use') {
+                push @{$x{tools}}, { index => $e->{index}, id => $b->{id},
+                                     name => $b->{name}, json => '' };
+            }
+
+        } elsif ($t eq 'content_block_delta') {
+            my $bt = $type{$e->{index}} // '';
+            my $d = $e->{delta};
+
+            if ($bt eq 'text' && $d->{type} eq 'text_delta') {
+                $x{text} .= $d->{text};
+
+            } elsif ($bt eq 'thinking' && $d->{type} eq 'thinking_delta') {
+                $x{thinking} .= $d->{thinking};
+
+            } elsif ($bt eq 'thinking' && $d->{type} eq 'signature_delta') {
+                $x{signature} .= $d->{signature};
+
+            } elsif ($bt eq 'tool_use' && $d->{type} eq 'input_json_delta') {
+                my ($tool) = grep { $_->{index} == $e->{index} }
+                             @{$x{tools}};
+                $tool->{json} .= $d->{partial_json};
+            }
+
+        } elsif ($t eq 'message_delta') {
+            $x{stop_reason} = $e->{delta}{stop_reason};
+            my $u = $e->{usage} // {};
+            $x{usage}{$_} = $u->{$_} for grep { defined $u->{$_} } keys %$u;
+
+        } elsif ($t eq 'error') {
+            $x{error} = 1;
+        }
+    }
+
+    return \%x;
+}
+
+sub input_of {
+    my $j = shift;
+    return {} unless length $j;
+    my $v = eval { JSON::PP->new->decode($j) };
+    return ref $v eq 'HASH' ? $v : {};
+}
+
+# prompt tokens in all: Anthropic's input excludes cache reads and writes
+sub prompt_of {
+    my $u = shift;
+    return ($u->{input_tokens} // 0) + ($u->{cache_read_input_tokens} // 0)
+           + ($u->{cache_creation_input_tokens} // 0);
+}
+
+my $anthropic = 0;
+
+for my $file (sort @files) {
+    next unless $file =~ m{/test_anthropic/|/packages/anthropic/};
+
+    my @events = grep { ref } map { eval { decode_json($_) } }
+                 payloads($file);
+
+    my %ids = map { $_->{message}{id} => 1 }
+              grep { ($_->{type} // '') eq 'message_start' } @events;
+
+    next unless %ids;
+
+    # several messages in one recording (steps of an agent, a restarted
+    # message): one message each for the adapter, not comparable
+    next if keys %ids > 1;
+
+    $anthropic++;
+
+    my $short = $file =~ s{.*/fixtures/}{}r;
+    my $out = `$bin stream $file anthropic 2>&1`;
+    my $s = check_stream($out);
+
+    unless (ref $s) {
+        fail("anthropic $short: Anthropic grammar: $s");
+        diag($out);
+        next;
+    }
+
+    my $x = anthropic_expect(@events);
+
+    if ($x->{error}) {
+        ok($s->{error}, "anthropic $short: error event");
+        next;
+    }
+
+    my $stop = $anthropic_stop{$x->{stop_reason} // ''} // 'end_turn';
+    $stop = 'tool_use' if $stop eq 'end_turn' && @{$x->{tools}};
+
+    is_deeply(
+        { id => $s->{id}, text => $s->{text}, thinking => $s->{thinking},
+          signature => $s->{signature}, stop_reason => $s->{stop_reason},
+          tools => [ map { [$_->{id}, $_->{name}, input_of($_->{json})] }
+                     @{$s->{tools}} ],
+          output_tokens => $s->{usage}{output_tokens},
+          prompt_tokens => prompt_of($s->{usage}),
+          cache_read => $s->{usage}{cache_read_input_tokens} },
+        { id => $x->{id}, text => $x->{text}, thinking => $x->{thinking},
+          signature => $x->{signature}, stop_reason => $stop,
+          tools => [ map { [$_->{id}, $_->{name}, input_of($_->{json})] }
+                     @{$x->{tools}} ],
+          output_tokens => $x->{usage}{output_tokens} // 0,
+          prompt_tokens => prompt_of($x->{usage}),
+          cache_read => $x->{usage}{cache_read_input_tokens} // 0 },
+        "anthropic $short: the same message")
+        or diag($out);
+}
+
+ok($anthropic >= 20, "$anthropic recorded Anthropic streams");
+
+my $messages = 0;
+
+for my $file (sort @bodies) {
+    next unless $file =~ m{/test_anthropic/|/packages/anthropic/};
+
+    open my $fh, '<:raw', $file or die "$file: $!";
+    my $body = do { local $/; <$fh> };
+    close $fh;
+
+    my $m = eval { decode_json($body) };
+    next unless ref $m eq 'HASH' && ($m->{type} // '') eq 'message';
+
+    $messages++;
+
+    my $short = $file =~ s{.*/fixtures/}{}r;
+    my $out = `$bin completion $file anthropic 2>&1`;
+    my $a = eval { decode_json($out) };
+
+    unless (ref $a eq 'HASH') {
+        fail("anthropic $short: an Anthropic Message");
+        diag($out);
+        next;
+    }
+
+    # the blocks the canonical model has: thinking first, text joined,
+    # tool calls last
+    my (@thinking, $text, @tools);
+
+    for my $b (@{$m->{content}}) {
+        if ($b->{type} eq 'thinking') {
+            push @thinking, { type => 'thinking', thinking => $b->{thinking},
+                              signature => $b->{signature} };
+
+        } elsif ($b->{type} eq 'redacted_thinking') {
+            push @thinking, { type => 'redacted_thinking',
+                              data => $b->{data} };
+
+        } elsif ($b->{type} eq 'text') {
+            $text .= $b->{text};
+
+        } elsif ($b->{type} eq 'tool_use') {
+            push @tools, { type => 'tool_use', id => $b->{id},
+                           name => $b->{name}, input => $b->{input} };
+        }
+    }
+
+    my $stop = $anthropic_stop{$m->{stop_reason} // ''} // 'end_turn';
+    $stop = 'tool_use' if $stop eq 'end_turn' && @tools;
+
+    is_deeply(
+        { id => $a->{id}, model => $a->{model}, content => $a->{content},
+          stop_reason => $a->{stop_reason},
+          output_tokens => $a->{usage}{output_tokens},
+          prompt_tokens => prompt_of($a->{usage}) },
+        { id => $m->{id}, model => 'claude-test',
+          content => [ @thinking,
+                       (defined $text ? { type => 'text', text => $text }
+                                      : ()),
+                       @tools ],
+          stop_reason => $stop,
+          output_tokens => $m->{usage}{output_tokens},
+          prompt_tokens => prompt_of($m->{usage}) },
+        "anthropic $short: the same Message")
+        or diag($out);
+}
+
+ok($messages >= 3, "$messages recorded Anthropic Messages");
+
 done_testing();

@@ -17,6 +17,10 @@
  *                   translate mode and the surface: the Anthropic SSE
  *   completion FILE a recorded chat.completion through the adapter and
  *                   the surface: the Anthropic Message JSON
+ *   stream FILE anthropic, completion FILE anthropic
+ *                   the same with recordings of an Anthropic provider and
+ *                   the Anthropic adapter: Anthropic to Anthropic through
+ *                   the canonical model
  *
  * Description lines (response, deltas): a keyword and its arguments,
  * separated by one space; text runs to the end of the line, with "\n"
@@ -78,6 +82,60 @@ ngx_http_llm_error_body(ngx_http_request_t *r, ngx_str_t *message,
     ngx_str_t *type, ngx_str_t *code, ngx_str_t *param)
 {
     return NULL;
+}
+
+
+/* the Anthropic adapter's (weak: a shim may have it one day) */
+
+__attribute__((weak)) ngx_int_t
+ngx_decode_base64(ngx_str_t *dst, ngx_str_t *src)
+{
+    u_char      *d, c;
+    uint32_t     acc;
+    ngx_uint_t   i, bits, v;
+
+    d = dst->data;
+    acc = 0;
+    bits = 0;
+
+    for (i = 0; i < src->len; i++) {
+        c = src->data[i];
+
+        if (c == '=') {
+            break;
+        }
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+
+        } else if (c == '+') {
+            v = 62;
+
+        } else if (c == '/') {
+            v = 63;
+
+        } else {
+            return NGX_ERROR;
+        }
+
+        acc = (acc << 6) | v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            *d++ = (u_char) (acc >> bits);
+        }
+    }
+
+    dst->len = d - dst->data;
+
+    return NGX_OK;
 }
 
 
@@ -622,14 +680,9 @@ mode_deltas(void)
 
 
 static ngx_int_t
-adapter_event(ngx_str_t *data)
+adapter_event(ngx_str_t *name, ngx_str_t *data)
 {
-    ngx_str_t  name;
-
-    ngx_str_null(&name);
-
-    return ngx_http_llm_provider_openai.stream_event(&req_r, &req_ctx, &name,
-                                                     data, &last);
+    return req_pc.type->stream_event(&req_r, &req_ctx, name, data, &last);
 }
 
 
@@ -639,7 +692,7 @@ mode_stream(char *file)
     u_char              *p, *q, *end;
     FILE                *f;
     ngx_int_t            rc;
-    ngx_str_t            all, ev;
+    ngx_str_t            all, ev, name;
     ngx_http_llm_sse_t   sse;
 
     f = fopen(file, "r");
@@ -674,8 +727,10 @@ mode_stream(char *file)
             ev.data = p;
             ev.len = (q > p && q[-1] == '\r') ? q - p - 1 : q - p;
 
+            ngx_str_null(&name);
+
             if (ev.len) {
-                rc = adapter_event(&ev);
+                rc = adapter_event(&name, &ev);
             }
         }
 
@@ -693,9 +748,11 @@ mode_stream(char *file)
             }
 
             if (rc == NGX_OK) {
+                name.data = sse.name;
+                name.len = sse.has_event ? sse.name_len : 0;
                 ev.data = sse.data;
                 ev.len = sse.len;
-                rc = adapter_event(&ev);
+                rc = adapter_event(&name, &ev);
             }
         }
     }
@@ -703,8 +760,7 @@ mode_stream(char *file)
     /* the end of the upstream body: the adapter's last call */
 
     if (rc == NGX_OK) {
-        rc = ngx_http_llm_provider_openai.stream_event(&req_r, &req_ctx,
-                                                       NULL, NULL, &last);
+        rc = req_pc.type->stream_event(&req_r, &req_ctx, NULL, NULL, &last);
     }
 
     if (rc != NGX_OK) {
@@ -738,7 +794,7 @@ mode_completion(char *file)
     req_ctx.req = ngx_http_llm_request_create(req_r.pool);
     req_ctx.req->include_usage = 1;
 
-    rc = ngx_http_llm_provider_openai.response(&req_r, &req_ctx, &all, &out);
+    rc = req_pc.type->response(&req_r, &req_ctx, &all, &out);
 
     if (rc != NGX_OK) {
         printf(rc == NGX_DECLINED ? "declined\n" : "error\n");
@@ -758,6 +814,12 @@ main(int argc, char **argv)
     srandom(1);
 
     init();
+
+    /* "stream FILE anthropic": a recording of an Anthropic provider */
+
+    if (argc >= 4 && strcmp(argv[3], "anthropic") == 0) {
+        req_pc.type = &ngx_http_llm_provider_anthropic;
+    }
 
     if (argc >= 2 && strcmp(argv[1], "request") == 0) {
         return mode_request();
