@@ -375,6 +375,69 @@ sub fixture_config {
     } 0 .. $n - 1;
 }
 
+# what an Anthropic event stream says, block by block: type, id, name,
+# the text, thinking or input it carries (joined; no input is {}), the
+# signature; then the stop reason, up to the first message_stop.  Server
+# tool and redacted thinking blocks are left out (the canonical form has
+# none), and the texts on both sides of them are joined.
+sub summary {
+    my $s = shift;
+    my (@blocks, %open, $stop);
+
+    for my $p (sse_payloads($s)) {
+        my $e = eval { $J->decode($p) } or next;
+        my $t = $e->{type} // '';
+
+        if ($t eq 'content_block_start') {
+            my $b = $e->{content_block};
+            next unless $b->{type} =~ /^(text|thinking|tool_use)$/;
+
+            my $x = { type => $b->{type}, id => $b->{id},
+                      name => $b->{name},
+                      data => $b->{text} // $b->{thinking} // '' };
+
+            $x->{data} = $J->encode($b->{input})
+                if $b->{type} eq 'tool_use' && %{ $b->{input} // {} };
+
+            push @blocks, $x;
+            $open{$e->{index}} = $x;
+
+        } elsif ($t eq 'content_block_delta') {
+            my $x = $open{$e->{index}} or next;
+            my $d = $e->{delta};
+
+            $x->{data} .= $d->{text} // $d->{thinking} // $d->{partial_json}
+                          // '';
+            $x->{signature} .= $d->{signature} // '';
+
+        } elsif ($t eq 'message_delta') {
+            $stop //= $e->{delta}{stop_reason};
+
+        } elsif ($t eq 'message_stop') {
+            last;
+        }
+    }
+
+    my @merged;
+
+    for my $x (@blocks) {
+        $x->{data} = '{}' if $x->{type} eq 'tool_use' && $x->{data} eq '';
+        delete $x->{signature} if !length($x->{signature} // '');
+
+        # texts that a server tool block separated are one text now
+        if ($x->{type} eq 'text' && @merged
+            && $merged[-1]{type} eq 'text')
+        {
+            $merged[-1]{data} .= $x->{data};
+            next;
+        }
+
+        push @merged, $x;
+    }
+
+    return $J->encode({ blocks => \@merged, stop => $stop }) . "\n";
+}
+
 our $Model = 'claude-sonnet-4-5';
 
 our $Text = fixture('vercel-ai/packages/anthropic/src/__fixtures__/'
@@ -1328,3 +1391,65 @@ invalid parameter "max_tokens=0"
 --- must_die
 --- error_log
 llm_provider "p" of type "anthropic" needs "key=env:NAME"
+
+
+
+=== TEST 42: an Anthropic client of an Anthropic provider: its request
+comes back out, signed thinking byte for byte, max_tokens and thinking
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+my $r = $::J->decode(::fixture('derived/pydantic-ai/test_anthropic/'
+                     . 'test_anthropic_tool_with_thinking/1.request.json'));
+my $th = $r->{messages}[1]{content}[0];
+::upreq('{"model":"claude-sonnet-4-0","max_tokens":4096,"messages":['
+. '{"role":"user","content":[{"type":"text","text":"What is the largest '
+. 'city in the user country?"}]},{"role":"assistant","content":['
+. '{"type":"thinking","thinking":' . $::J->encode($th->{thinking})
+. ',"signature":' . $::J->encode($th->{signature}) . '},'
+. '{"type":"text","text":' . $::J->encode($r->{messages}[1]{content}[1]{text})
+. '},{"type":"tool_use","id":"toolu_01YGzqpRE16Vricda3Aqcejo",'
+. '"name":"get_user_country","input":{}}]},{"role":"user","content":['
+. '{"type":"tool_result","tool_use_id":"toolu_01YGzqpRE16Vricda3Aqcejo",'
+. '"content":"Mexico"}]}],"tools":[{"name":"get_user_country",'
+. '"input_schema":{"additionalProperties":false,"properties":{},'
+. '"type":"object"}}],"tool_choice":{"type":"auto"},'
+. '"thinking":{"type":"enabled","budget_tokens":3000}}')
+--- tcp_reply eval: ::reply($::Text)
+--- request eval
+"POST /v1/messages\n"
+. $::J->encode($::J->decode(::fixture('derived/pydantic-ai/test_anthropic/'
+               . 'test_anthropic_tool_with_thinking/1.request.json')))
+--- response_body_like: "text":"Hello! I'm doing well
+--- no_error_log
+[error]
+
+
+
+=== TEST 43: Anthropic clients of an Anthropic provider: recorded streams
+come back with the same blocks, texts, inputs, signatures, stop reasons
+--- http_config eval: ::fixture_config(scalar @::Streams)
+--- config
+    location ~ ^/fx/(\d+)/messages$ {
+        default_type text/event-stream;
+        echo_read_request_body;
+        echo_location /fixture/$1.sse;
+    }
+
+    location /fixture/ {
+        root html;
+    }
+--- user_files eval
+[ map { [ "fixture/$_.sse",
+          CORE::join('', ::events(::payloads_of($::Streams[$_]))) ] }
+      0 .. $#::Streams ]
+--- request eval
+[ map { "POST /v1/messages\n" . $::J->encode({ model => "fx-$_",
+        max_tokens => 100, stream => JSON::PP::true,
+        messages => [ { role => 'user', content => 'hi' } ] }) }
+      0 .. $#::Streams ]
+--- response_body_filters eval: \&::summary
+--- response_body eval
+[ map { ::summary(CORE::join('', ::events(::payloads_of($::Streams[$_]))))
+      } 0 .. $#::Streams ]
+--- no_error_log
+[error]
