@@ -1011,7 +1011,79 @@ main::stream(
 
 
 
-=== TEST 32: error: 429 RESOURCE_EXHAUSTED: 429 rate_limit_error, the
+=== TEST 32: Anthropic client: a Messages request with tool_use and
+an error tool_result, thinking blocks left out, thinking.budget_tokens
+as thinkingBudget
+--- http_config
+    llm_provider gemini type=gemini upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                 base=/mock/v1beta key=env:GEMINI_TEST_KEY;
+    llm_route default gemini;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+main::upreq('gemini-2.5-flash:generateContent',
+    '{"systemInstruction":{"parts":[{"text":"Be brief."}]},'
+    . '"contents":['
+    . '{"role":"user","parts":[{"text":"Weather?"}]},'
+    . '{"role":"model","parts":['
+    .   '{"functionCall":{"name":"get_weather","args":{"city":"Paris"}}}]},'
+    . '{"role":"user","parts":['
+    .   '{"functionResponse":{"name":"get_weather",'
+    .     '"response":{"error":"timeout"}}}]}],'
+    . '"tools":[{"functionDeclarations":[{"name":"get_weather",'
+    .   '"parametersJsonSchema":{"type":"object",'
+    .   '"properties":{"city":{"type":"string"}}}}]}],'
+    . '"generationConfig":{"maxOutputTokens":4096,'
+    . '"thinkingConfig":{"thinkingBudget":2048,"includeThoughts":true}}}')
+--- tcp_reply eval
+main::reply(main::fixture(
+    'derived/pydantic-ai/test_google/test_google_tool_output/1.response.json'))
+--- request eval
+"POST /v1/messages\n"
+. '{"model":"gemini-2.5-flash","max_tokens":4096,"system":"Be brief.",'
+. '"thinking":{"type":"enabled","budget_tokens":2048},'
+. '"tools":[{"name":"get_weather","input_schema":{"type":"object",'
+.   '"properties":{"city":{"type":"string"}}}}],'
+. '"messages":[{"role":"user","content":"Weather?"},'
+. '{"role":"assistant","content":['
+.   '{"type":"thinking","thinking":"Use the tool.","signature":"c2ln"},'
+.   '{"type":"tool_use","id":"toolu_01","name":"get_weather",'
+.    '"input":{"city":"Paris"}}]},'
+. '{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01",'
+.   '"content":"timeout","is_error":true}]}]}'
+--- response_body_like eval
+'^' . main::re('{"id":"LlteaOzCOPOdnvgPrJbnoQg","type":"message",'
+               . '"role":"assistant","model":"gemini-2.5-flash","content":'
+               . '[{"type":"tool_use","id":"CALLID","name":"final_result",'
+               . '"input":{"city":"Mexico City","country":"Mexico"}}],'
+               . '"stop_reason":"tool_use",') . '.*"output_tokens":8\}\}\z'
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: Anthropic client: a Gemini 3 stream with a function call as
+Anthropic events
+--- config eval
+main::mock_sse('gemini-3-pro-preview:streamGenerateContent',
+    main::fixture('derived/pydantic-ai/test_google/test_google_streaming_tool_call_thought_signature/0.response.sse'))
+--- request eval
+"POST /v1/messages\n"
+. '{"model":"gemini-3-pro-preview","max_tokens":100,"stream":true,'
+. '"messages":[{"role":"user","content":"Capital of my country?"}]}'
+--- response_body_like eval
+'^' . main::re("event: message_start\ndata: {\"type\":\"message_start\","
+               . "\"message\":{\"id\":\"QUVVadTSNJ6_qtsPvN7J8Q0\"")
+. '.*' . main::re("\"content_block\":{\"type\":\"tool_use\",\"id\":\"CALLID__thought__")
+. '.*' . main::re("\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}")
+. '.*' . main::re("\"stop_reason\":\"tool_use\"")
+. '.*' . main::re("\"output_tokens\":212}}\n\nevent: message_stop\n"
+                  . "data: {\"type\":\"message_stop\"}\n\n") . '\z'
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: error: 429 RESOURCE_EXHAUSTED: 429 rate_limit_error, the
 status as the code
 --- config eval
 main::mock_json('gemini-2.5-flash:generateContent',
@@ -1026,7 +1098,7 @@ Content-Type: application/json
 
 
 
-=== TEST 33: error: 400 INVALID_ARGUMENT
+=== TEST 35: error: 400 INVALID_ARGUMENT
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
         default_type application/json;
@@ -1040,7 +1112,7 @@ Content-Type: application/json
 
 
 
-=== TEST 34: error: 404 NOT_FOUND: model_not_found
+=== TEST 36: error: 404 NOT_FOUND: model_not_found
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
         default_type application/json;
@@ -1054,7 +1126,7 @@ Content-Type: application/json
 
 
 
-=== TEST 35: error: 500 INTERNAL and, on a stream, 503 UNAVAILABLE
+=== TEST 37: error: 500 INTERNAL and, on a stream, 503 UNAVAILABLE
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
         default_type application/json;
@@ -1077,7 +1149,7 @@ Content-Type: application/json
 
 
 
-=== TEST 36: error: a key Gemini refuses (400 API_KEY_INVALID) is the
+=== TEST 38: error: a key Gemini refuses (400 API_KEY_INVALID) is the
 gateway's problem: no message of the provider's
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
@@ -1094,7 +1166,7 @@ llm provider "gemini" rejected the configured key
 
 
 
-=== TEST 37: the preset: with "tls", Host and SNI are
+=== TEST 39: the preset: with "tls", Host and SNI are
 generativelanguage.googleapis.com; the key only in its header
 --- http_config
     server {
@@ -1126,7 +1198,7 @@ generativelanguage.googleapis.com; the key only in its header
 
 
 
-=== TEST 38: the preset needs a key
+=== TEST 40: the preset needs a key
 --- http_config
     llm_provider gemini type=gemini upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT;
     llm_route default gemini;
