@@ -1083,7 +1083,57 @@ main::mock_sse('gemini-3-pro-preview:streamGenerateContent',
 
 
 
-=== TEST 34: error: 429 RESOURCE_EXHAUSTED: 429 rate_limit_error, the
+=== TEST 34: llm_next_upstream: after a 429 the next server gets the
+same request, and its stream starts clean
+--- http_config
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+
+        location / {
+            default_type application/json;
+            return 429 '{"error":{"code":429,"message":"Quota","status":"RESOURCE_EXHAUSTED"}}';
+        }
+    }
+
+    upstream gemini {
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_1 max_fails=0;
+        server 127.0.0.1:$TEST_NGINX_RAND_PORT_2 backup;
+    }
+
+    llm_provider gemini type=gemini upstream=gemini host=127.0.0.1
+                 base=/mock/v1beta key=env:GEMINI_TEST_KEY;
+    llm_route default gemini;
+--- config
+    location /v1/ {
+        llm_pass;
+        llm_next_upstream error http_429 non_idempotent;
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_2
+--- tcp_query eval
+main::upreq('gemini-2.0-flash-exp:streamGenerateContent?alt=sse',
+    '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}',
+    stream => 1)
+--- tcp_reply eval
+"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+. "Connection: close\r\nContent-Length: "
+. length(main::fixture('derived/pydantic-ai/test_google/test_google_model_stream/0.response.sse'))
+. "\r\n\r\n"
+. main::fixture('derived/pydantic-ai/test_google/test_google_model_stream/0.response.sse')
+--- request eval
+"POST /v1/chat/completions\n$::Stream"
+--- response_body_like eval
+my ($id, $m) = ('w1peaMz6INOvnvgPgYfPiQY', 'gemini-2.0-flash-exp');
+main::stream(
+    main::chunk($id, $m, '{"role":"assistant","content":""}'),
+    main::chunk($id, $m, '{"content":"The"}'),
+    main::chunk($id, $m, '{"content":" capital of France"}'),
+    main::chunk($id, $m, '{"content":" is Paris.\n"}'),
+    main::chunk($id, $m, '{}', 'stop'),
+    main::usage_chunk($id, $m, 13, 8, 21))
+
+
+
+=== TEST 35: error: 429 RESOURCE_EXHAUSTED: 429 rate_limit_error, the
 status as the code
 --- config eval
 main::mock_json('gemini-2.5-flash:generateContent',
@@ -1098,7 +1148,7 @@ Content-Type: application/json
 
 
 
-=== TEST 35: error: 400 INVALID_ARGUMENT
+=== TEST 36: error: 400 INVALID_ARGUMENT
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
         default_type application/json;
@@ -1112,7 +1162,7 @@ Content-Type: application/json
 
 
 
-=== TEST 36: error: 404 NOT_FOUND: model_not_found
+=== TEST 37: error: 404 NOT_FOUND: model_not_found
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
         default_type application/json;
@@ -1126,7 +1176,7 @@ Content-Type: application/json
 
 
 
-=== TEST 37: error: 500 INTERNAL and, on a stream, 503 UNAVAILABLE
+=== TEST 38: error: 500 INTERNAL and, on a stream, 503 UNAVAILABLE
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
         default_type application/json;
@@ -1149,7 +1199,7 @@ Content-Type: application/json
 
 
 
-=== TEST 38: error: a key Gemini refuses (400 API_KEY_INVALID) is the
+=== TEST 39: error: a key Gemini refuses (400 API_KEY_INVALID) is the
 gateway's problem: no message of the provider's
 --- config
     location = /mock/v1beta/models/gemini-2.5-flash:generateContent {
@@ -1166,7 +1216,7 @@ llm provider "gemini" rejected the configured key
 
 
 
-=== TEST 39: the preset: with "tls", Host and SNI are
+=== TEST 40: the preset: with "tls", Host and SNI are
 generativelanguage.googleapis.com; the key only in its header
 --- http_config
     server {
@@ -1198,7 +1248,7 @@ generativelanguage.googleapis.com; the key only in its header
 
 
 
-=== TEST 40: the preset needs a key
+=== TEST 41: the preset needs a key
 --- http_config
     llm_provider gemini type=gemini upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT;
     llm_route default gemini;
