@@ -57,6 +57,8 @@ typedef struct {
     ngx_pool_t                     *pool;       /* scratch, per event */
     ngx_array_t                     blocks;
     ngx_uint_t                      tools;      /* tool_use blocks seen */
+    ngx_int_t                       input[3];   /* input, cache reads and
+                                                   writes */
 
     unsigned                        started:1;
     unsigned                        finished:1;
@@ -144,7 +146,7 @@ static ngx_int_t ngx_http_llm_anthropic_error_fields(ngx_pool_t *pool,
 static ngx_uint_t ngx_http_llm_anthropic_finish(ngx_str_t *reason,
     ngx_uint_t json_tool);
 static void ngx_http_llm_anthropic_usage(ngx_http_llm_json_t *js,
-    ngx_int_t u, ngx_http_llm_usage_t *usage);
+    ngx_int_t u, ngx_int_t *input, ngx_http_llm_usage_t *usage);
 static ngx_int_t ngx_http_llm_anthropic_string(ngx_pool_t *pool,
     ngx_http_llm_json_t *js, ngx_int_t obj, const char *key,
     ngx_str_t *out);
@@ -1305,6 +1307,7 @@ ngx_http_llm_anthropic_response(ngx_http_request_t *r,
     u_char                    *p;
     size_t                     tlen, rlen;
     ngx_int_t                  rc, c, b, i, v, json_tool;
+    ngx_int_t                  input[3];
     ngx_str_t                  type, s, reason, *str;
     ngx_uint_t                 k;
     ngx_array_t                texts, reasons;
@@ -1342,6 +1345,7 @@ ngx_http_llm_anthropic_response(ngx_http_request_t *r,
     }
 
     ngx_memzero(&resp, sizeof(ngx_http_llm_response_t));
+    ngx_memzero(input, sizeof(input));
 
     if (ngx_array_init(&resp.tool_calls, r->pool, 2,
                        sizeof(ngx_http_llm_tool_call_t))
@@ -1575,7 +1579,7 @@ ngx_http_llm_anthropic_response(ngx_http_request_t *r,
     }
 
     ngx_http_llm_anthropic_usage(&js, ngx_http_llm_json_get(&js, 0, "usage"),
-                                 &ctx->usage);
+                                 input, &ctx->usage);
     resp.usage = ctx->usage;
 
     return ngx_http_llm_emit_response(r, ctx, &resp, out);
@@ -1608,46 +1612,48 @@ ngx_http_llm_anthropic_finish(ngx_str_t *reason, ngx_uint_t json_tool)
 
 /*
  * Anthropic's input_tokens leave cache reads and writes out: OpenAI's
- * prompt_tokens are all three; output_tokens are cumulative in streams
+ * prompt_tokens are all three.  In a stream, message_delta may repeat
+ * some of them: "input" keeps the three counts between the events.
+ * output_tokens are cumulative.
  */
 
 static void
 ngx_http_llm_anthropic_usage(ngx_http_llm_json_t *js, ngx_int_t u,
-    ngx_http_llm_usage_t *usage)
+    ngx_int_t *input, ngx_http_llm_usage_t *usage)
 {
-    ngx_int_t  in, read, created, output;
+    ngx_int_t    n, v;
+    ngx_uint_t   i, seen;
+
+    static const char  *names[] = {
+        "input_tokens", "cache_read_input_tokens",
+        "cache_creation_input_tokens"
+    };
 
     if (u < 0 || ngx_http_llm_json_type(js, u) != NGX_HTTP_LLM_JSON_OBJECT) {
         return;
     }
 
-    if (ngx_http_llm_json_int(js, ngx_http_llm_json_get(js, u,
-                                                        "input_tokens"),
-                              &in)
-        == NGX_OK)
-    {
-        read = 0;
-        created = 0;
+    seen = 0;
 
-        (void) ngx_http_llm_json_int(js,
-                   ngx_http_llm_json_get(js, u, "cache_read_input_tokens"),
-                   &read);
-        (void) ngx_http_llm_json_int(js,
-                   ngx_http_llm_json_get(js, u,
-                                         "cache_creation_input_tokens"),
-                   &created);
+    for (i = 0; i < 3; i++) {
+        v = ngx_http_llm_json_get(js, u, names[i]);
 
-        usage->prompt = in + read + created;
-        usage->cached = read;
+        if (ngx_http_llm_json_int(js, v, &n) == NGX_OK) {
+            input[i] = n;
+            seen = 1;
+        }
+    }
+
+    if (seen) {
+        usage->prompt = input[0] + input[1] + input[2];
+        usage->cached = input[1];
         usage->known = 1;
     }
 
-    if (ngx_http_llm_json_int(js, ngx_http_llm_json_get(js, u,
-                                                        "output_tokens"),
-                              &output)
-        == NGX_OK)
-    {
-        usage->completion = output;
+    v = ngx_http_llm_json_get(js, u, "output_tokens");
+
+    if (ngx_http_llm_json_int(js, v, &n) == NGX_OK) {
+        usage->completion = n;
         usage->known = 1;
     }
 
@@ -1891,7 +1897,7 @@ ngx_http_llm_anthropic_event(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     if (ngx_http_llm_anthropic_is(type, "message_delta")) {
 
         ngx_http_llm_anthropic_usage(js, ngx_http_llm_json_get(js, 0, "usage"),
-                                     &ctx->usage);
+                                     st->input, &ctx->usage);
 
         d = ngx_http_llm_json_get(js, 0, "delta");
 
@@ -1982,7 +1988,7 @@ ngx_http_llm_anthropic_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         ngx_http_llm_anthropic_usage(js,
                                      ngx_http_llm_json_get(js, msg, "usage"),
-                                     &ctx->usage);
+                                     st->input, &ctx->usage);
     }
 
     return ngx_http_llm_emit_delta(r, ctx, &delta, ll);

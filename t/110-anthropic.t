@@ -199,12 +199,17 @@ sub translate {
     my $usage = sub {
         my $x = shift or return;
 
-        if (defined $x->{input_tokens}) {
-            $u{prompt} = $x->{input_tokens}
-                         + ($x->{cache_read_input_tokens} // 0)
-                         + ($x->{cache_creation_input_tokens} // 0);
-            $u{cached} = $x->{cache_read_input_tokens} // 0;
+        # each count stays until an event repeats it
+        for my $k (qw(input_tokens cache_read_input_tokens
+                      cache_creation_input_tokens))
+        {
+            $u{$k} = $x->{$k} if defined $x->{$k};
         }
+
+        $u{prompt} = ($u{input_tokens} // 0)
+                     + ($u{cache_read_input_tokens} // 0)
+                     + ($u{cache_creation_input_tokens} // 0);
+        $u{cached} = $u{cache_read_input_tokens} // 0;
 
         $u{completion} = $x->{output_tokens}
             if defined $x->{output_tokens};
@@ -1451,5 +1456,31 @@ come back with the same blocks, texts, inputs, signatures, stop reasons
 --- response_body eval
 [ map { ::summary(CORE::join('', ::events(::payloads_of($::Streams[$_]))))
       } 0 .. $#::Streams ]
+--- no_error_log
+[error]
+
+
+
+=== TEST 44: stream: cache reads and writes of message_start stay when
+message_delta repeats only input_tokens
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+::sse_reply(::events(
+ '{"type":"message_start","message":{"id":"msg_c","type":"message","role":"assistant","content":[],"model":"claude-x","usage":{"input_tokens":10,"cache_read_input_tokens":100,"cache_creation_input_tokens":5,"output_tokens":1}}}',
+ '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+ '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}',
+ '{"type":"content_block_stop","index":0}',
+ '{"type":"message_delta","delta":{"stop_reason":"stop_sequence","stop_sequence":"END"},"usage":{"input_tokens":10,"output_tokens":7}}',
+ '{"type":"message_stop"}'))
+--- request eval
+::chat('[{"role":"user","content":"hi"}]', stream => JSON::PP::true,
+       stream_options => { include_usage => JSON::PP::true })
+--- response_body eval
+::chunks('msg_c',
+    ::choice({ role => 'assistant', content => '' }, undef),
+    ::choice({ content => 'ok' }, undef),
+    ::choice({}, 'stop'),
+    { choices => [], usage => ::usage(115, 7, 100) },
+    '[DONE]')
 --- no_error_log
 [error]
