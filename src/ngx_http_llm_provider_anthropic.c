@@ -341,8 +341,10 @@ ngx_http_llm_anthropic_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     budget = ngx_http_llm_anthropic_budget(req);
 
     if (budget > 0 && max <= budget) {
-        /* budget_tokens must be less than max_tokens: the answer keeps
-         * what was asked for */
+        /*
+         * budget_tokens must be less than max_tokens: the answer keeps
+         * what was asked for
+         */
         max += budget;
     }
 
@@ -572,8 +574,10 @@ ngx_http_llm_anthropic_messages(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
     m = req->messages.elts;
     n = req->messages.nelts;
 
-    /* the last message that is not a system one: a final assistant turn
-     * is a prefill */
+    /*
+     * the last message that is not a system one: a final assistant turn
+     * is a prefill
+     */
 
     last = n;
 
