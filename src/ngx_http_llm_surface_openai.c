@@ -1942,12 +1942,14 @@ ngx_http_llm_openai_chunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ((s)->len + ngx_escape_json(NULL, (s)->data, (s)->len))
 
     u = &ctx->usage;
+    s = ngx_http_llm_finish_openai(d->finish ? d->finish
+                                   : NGX_HTTP_LLM_FINISH_STOP);
 
     switch (d->type) {
 
     case NGX_HTTP_LLM_DELTA_START:
         len = sizeof(NGX_HTTP_LLM_OPENAI_DELTA
-                     "\"role\":\"assistant\",\"content\":\""
+                     "\"role\":\"assistant\",\"content\":\"\""
                      NGX_HTTP_LLM_OPENAI_NULL) - 1;
         break;
 
@@ -1977,7 +1979,7 @@ ngx_http_llm_openai_chunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     case NGX_HTTP_LLM_DELTA_FINISH:
         len = sizeof(NGX_HTTP_LLM_OPENAI_DELTA "},\"finish_reason\":\"\"}]}"
                      "\n\n") - 1
-              + ngx_http_llm_finish_openai(d->finish)->len;
+              + s->len;
         break;
 
     case NGX_HTTP_LLM_DELTA_USAGE:
@@ -2058,8 +2060,6 @@ ngx_http_llm_openai_chunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         break;
 
     case NGX_HTTP_LLM_DELTA_FINISH:
-        s = ngx_http_llm_finish_openai(d->finish ? d->finish
-                                       : NGX_HTTP_LLM_FINISH_STOP);
         ngx_http_llm_lit(NGX_HTTP_LLM_OPENAI_DELTA "},\"finish_reason\":\"");
         p = ngx_cpymem(p, s->data, s->len);
         ngx_http_llm_lit("\"}]}\n\n");

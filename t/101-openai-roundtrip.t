@@ -498,6 +498,107 @@ for my $f (@streams) {
 
 ok(@streams >= 15, scalar(@streams) . ' streams');
 
+# made-up streams for what the recordings do not show
+
+{
+    use File::Temp qw(tempdir);
+
+    my $dir = tempdir(CLEANUP => 1);
+    my $n = 0;
+
+    my $c = sub {
+        my ($delta, $finish, %o) = @_;
+        return $json->encode({ id => 'x1', object => 'chat.completion.chunk',
+            created => 1, model => 'm',
+            choices => [ { index => 0, delta => $delta,
+                           finish_reason => $finish } ], %o });
+    };
+
+    my %cases = (
+        'error' => [ $c->({ role => 'assistant', content => 'Hel' }),
+                     '{"error":{"message":"boom","type":"server_error"}}',
+                     $c->({ content => 'lost' }), '[DONE]' ],
+        'no-done' => [ $c->({ content => 'a' }), $c->({ content => 'b' }) ],
+        'empty' => [ ],
+        'garbage' => [ 'not json', $c->({ content => 'ok' }, 'stop'),
+                       '[DONE]' ],
+        'azure' => [ $json->encode({ id => '', object => 'chat.completion.chunk',
+                       created => 0, model => '', choices => [],
+                       prompt_filter_results => [] }),
+                     $c->({ content => 'hi' }, 'stop'), '[DONE]' ],
+        'parallel' => [
+            $c->({ tool_calls => [ { index => 0, id => 'a', type => 'function',
+                     function => { name => 'f', arguments => '' } } ] }),
+            $c->({ tool_calls => [ { index => 1, id => 'b', type => 'function',
+                     function => { name => 'g', arguments => '{"y"' } } ] }),
+            $c->({ tool_calls => [ { index => 0,
+                     function => { arguments => '{"x":1}' } } ] }),
+            $c->({ tool_calls => [ { index => 1,
+                     function => { arguments => ':2}' } } ] }),
+            $c->({}, 'tool_calls'), $c->({}, 'tool_calls'),
+            $json->encode({ id => 'x1', object => 'chat.completion.chunk',
+                created => 1, model => 'm', choices => [],
+                usage => { prompt_tokens => 3, completion_tokens => 4,
+                           total_tokens => 7 } }),
+            '[DONE]' ],
+        'eos' => [ $c->({ content => 'x' }, 'eos'), '[DONE]' ],
+        'model-length' => [ $c->({ content => 'x' }, 'model_length'),
+                            '[DONE]' ],
+    );
+
+    my %file;
+
+    for my $k (sort keys %cases) {
+        my $f = "$dir/$k.chunks.txt";
+        open my $fh, '>', $f or die "$f: $!";
+        print $fh map { "$_\n" } @{ $cases{$k} };
+        close $fh;
+        $file{$k} = $f;
+    }
+
+    ($rc, $res) = run_bin('stream', map { $file{$_} } sort keys %file);
+
+    is($rc, 0, 'made-up streams');
+
+    my %out = map { $_ => $res->{$file{$_}}[1] // '' } keys %file;
+    my %ev = map { my $k = $_;
+                   $k => [ map { /^data: (.*)$/s ? $1 : () }
+                           split /\n\n/, $out{$k} ] } keys %out;
+
+    like($out{error}, qr/"content":"Hel".*\ndata: \{"error":\{"message":"boom","type":"server_error","param":null,"code":null\}\}\n\n\z/s,
+         'an error: the error event last, no [DONE]');
+    unlike($out{error}, qr/lost/, 'an error: nothing after it');
+
+    is_deeply(reassemble(@{ $ev{'no-done'} }),
+              { content => 'ab', reasoning => '', calls => [], errors => 0,
+                finish => 'stop' },
+              'no finish, no [DONE]: made up at the end of the body');
+    is($ev{'no-done'}[-1], '[DONE]', 'no [DONE]: [DONE] at the end');
+
+    is(scalar(@{ $ev{empty} }), 3, 'nothing at all: role, finish, [DONE]');
+    like($ev{empty}[1], qr/"finish_reason":"stop"/, 'nothing at all: stop');
+
+    is_deeply(reassemble(@{ $ev{garbage} })->{content}, 'ok',
+              'an event that is not JSON is skipped');
+
+    like($ev{azure}[0], qr/^\{"id":"chatcmpl-[a-zA-Z0-9]{24}",/,
+         'Azure\'s first chunk has no id: one is made up');
+
+    is_deeply(reassemble(@{ $ev{parallel} }),
+              { content => '', reasoning => '', errors => 0,
+                finish => 'tool_calls',
+                usage => { prompt_tokens => 3, completion_tokens => 4 },
+                calls => [ { id => 'a', name => 'f', arguments => '{"x":1}' },
+                           { id => 'b', name => 'g', arguments => '{"y":2}' } ] },
+              'parallel calls interleaved, finish twice');
+    is(scalar(grep { /"finish_reason":"/ } @{ $ev{parallel} }), 1,
+       'one finish chunk');
+
+    like($out{eos}, qr/"finish_reason":"stop"/, 'eos is stop');
+    like($out{'model-length'}, qr/"finish_reason":"length"/,
+         'model_length is length');
+}
+
 # ---------------------------------------------------------------------------
 # responses
 

@@ -341,6 +341,15 @@ stream(const char *name)
             fprintf(stderr, "%s: an event without flush\n", name);
             return 1;
         }
+
+        /* buffers are exactly the size asked for: it was measured right */
+
+        if (cl->buf->last > cl->buf->end) {
+            fprintf(stderr, "%s: an event longer than measured: %.*s\n",
+                    name, (int) (cl->buf->last - cl->buf->pos),
+                    cl->buf->pos);
+            return 1;
+        }
     }
 
     printf("=== STREAM %s %lu\n", name, (unsigned long) n);
