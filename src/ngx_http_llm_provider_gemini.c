@@ -43,8 +43,6 @@
 typedef struct {
     ngx_http_llm_jw_t          *jw;
     ngx_uint_t                  role;       /* the open content, or 0 */
-    ngx_uint_t                  nparts;     /* parts in the open content */
-    ngx_uint_t                  ncontents;
 } ngx_http_llm_gemini_contents_t;
 
 
@@ -594,7 +592,6 @@ ngx_http_llm_gemini_part(ngx_http_llm_gemini_contents_t *cs, ngx_uint_t role)
 {
     if (cs->role == role) {
         ngx_http_llm_jw_lit(cs->jw, ",");
-        cs->nparts++;
         return;
     }
 
@@ -610,8 +607,6 @@ ngx_http_llm_gemini_part(ngx_http_llm_gemini_contents_t *cs, ngx_uint_t role)
     }
 
     cs->role = role;
-    cs->nparts = 1;
-    cs->ncontents++;
 }
 
 
