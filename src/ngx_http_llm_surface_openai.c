@@ -47,6 +47,7 @@ typedef struct {
     ngx_str_t                   prefix;     /* "data: {...,"choices":[" */
     unsigned                    role_sent:1;
     unsigned                    finish_sent:1;
+    unsigned                    usage:1;    /* the provider's is final */
     unsigned                    closed:1;   /* [DONE] or error sent */
 } ngx_http_llm_openai_out_t;
 
@@ -1793,11 +1794,9 @@ ngx_http_llm_openai_write_delta(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_LLM_DELTA_USAGE:
-        if (ctx->req == NULL || !ctx->req->include_usage) {
-            return NGX_OK;
-        }
-
-        break;
+        /* sent before [DONE], after the finish chunk, as OpenAI does */
+        st->usage = 1;
+        return NGX_OK;
 
     case NGX_HTTP_LLM_DELTA_ERROR:
         /* the OpenAI SDKs raise on {"error": ...}; nothing may follow */
@@ -1847,6 +1846,20 @@ ngx_http_llm_openai_write_delta(ngx_http_request_t *r,
             }
 
             st->finish_sent = 1;
+        }
+
+        /* usage: when the client asked for it, as OpenAI's last chunk */
+
+        if ((st->usage || ctx->usage.known)
+            && ctx->req && ctx->req->include_usage)
+        {
+            ngx_memzero(&d, sizeof(ngx_http_llm_delta_t));
+            d.type = NGX_HTTP_LLM_DELTA_USAGE;
+
+            rc = ngx_http_llm_openai_chunk(r, ctx, st, &d, ll);
+            if (rc != NGX_OK) {
+                return rc;
+            }
         }
 
         st->closed = 1;
