@@ -48,6 +48,9 @@ typedef struct ngx_http_llm_ctx_s            ngx_http_llm_ctx_t;
 typedef struct ngx_http_llm_provider_s       ngx_http_llm_provider_t;
 typedef struct ngx_http_llm_request_s        ngx_http_llm_request_t;
 typedef struct ngx_http_llm_surface_s        ngx_http_llm_surface_t;
+typedef struct ngx_http_llm_zone_s           ngx_http_llm_zone_t;
+typedef struct ngx_http_llm_keys_s           ngx_http_llm_keys_t;
+typedef struct ngx_http_llm_key_s            ngx_http_llm_key_t;
 
 
 /* llm_provider: one configured provider instance */
@@ -115,6 +118,9 @@ typedef struct {
     time_t                          created;    /* for /v1/models */
 
     ngx_uint_t                      has_tls;
+
+    ngx_http_llm_zone_t            *zone;       /* llm_zone */
+    ngx_array_t                    *prices;     /* ngx_http_llm_price_t */
 } ngx_http_llm_main_conf_t;
 
 
@@ -130,6 +136,10 @@ typedef struct {
     size_t                          max_event_size;
 
     ngx_flag_t                      enabled;
+
+    ngx_http_llm_keys_t            *keys;       /* client virtual keys */
+    ngx_flag_t                      auth;
+    ngx_int_t                       reserve_tokens;
 
 #if (NGX_HTTP_SSL)
     ngx_flag_t                      ssl_verify;
@@ -181,12 +191,15 @@ struct ngx_http_llm_ctx_s {
     ngx_http_llm_route_t           *route;
     ngx_http_llm_target_t          *target;
     ngx_http_llm_provider_conf_t   *provider;
+    ngx_http_llm_key_t             *key;        /* authenticated */
 
     /* response side */
     ngx_uint_t                      rstate;
     ngx_http_status_t               status;
     ngx_http_chunked_t              chunked;
     ngx_buf_t                      *hold;       /* held response body */
+    u_char                         *hold_start; /* or kept in u->buffer */
+    u_char                         *hold_end;
     off_t                           rest;       /* content length left */
     ngx_chain_t                    *out;        /* built response body */
     ngx_chain_t                    *error_out;  /* replaces nginx's page */
@@ -207,6 +220,7 @@ struct ngx_http_llm_ctx_s {
     unsigned                        chunked_in:1;
     unsigned                        replace_body:1;
     unsigned                        stream_ended:1;
+    unsigned                        inplace:1;  /* body in u->buffer */
 };
 
 

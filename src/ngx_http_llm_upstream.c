@@ -28,6 +28,7 @@ static ngx_int_t ngx_http_llm_process_headers(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_hold_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+static size_t ngx_http_llm_max_response(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_hold_append(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *p, size_t n);
 static ngx_int_t ngx_http_llm_finish_held(ngx_http_request_t *r,
@@ -279,6 +280,12 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
         ctx->rest = u->headers_in.content_length_n;
         ctx->chunked_in = u->headers_in.chunked;
 
+        /* the body is decoded in place while it fits in u->buffer */
+
+        ctx->inplace = 1;
+        ctx->hold_start = u->buffer.pos;
+        ctx->hold_end = u->buffer.pos;
+
         if (!ctx->chunked_in && ctx->rest == -1) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "upstream sent a response without length");
@@ -296,6 +303,22 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    /*
+     * Bytes left in u->buffer make nginx call the input filter (which
+     * sends the built body) right after the header instead of flushing
+     * the header alone: one write for both.  They are the body itself
+     * when it was kept in place, else one byte of whatever is there.
+     */
+
+    if (ctx->inplace && ctx->hold_end > ctx->hold_start) {
+        u->buffer.pos = ctx->hold_start;
+        u->buffer.last = ctx->hold_end;
+
+    } else {
+        u->buffer.pos = u->buffer.start;
+        u->buffer.last = u->buffer.start + 1;
     }
 
 done:
@@ -449,9 +472,10 @@ ngx_http_llm_process_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
 
 /*
- * Moves the response body out of u->buffer into ctx->hold, decoding
- * chunked framing, so that u->buffer can take more; NGX_AGAIN until the
- * whole body is there.
+ * Collects the response body, decoding chunked framing.  While the body
+ * fits in u->buffer it is kept there, decoded in place (most answers:
+ * no copy); when the buffer fills up it moves to ctx->hold, so that
+ * u->buffer can take more.  NGX_AGAIN until the whole body is there.
  */
 
 static ngx_int_t
@@ -465,85 +489,126 @@ ngx_http_llm_hold_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     u = r->upstream;
     buf = &u->buffer;
 
-    if (!ctx->chunked_in) {
+    for ( ;; ) {
 
-        n = ngx_min((off_t) (buf->last - buf->pos), ctx->rest);
+        if (ctx->chunked_in) {
+            rc = ngx_http_llm_parse_chunked(r, buf, &ctx->chunked);
 
-        if (ngx_http_llm_hold_append(r, ctx, buf->pos, n) != NGX_OK) {
+            if (rc == NGX_OK) {
+                n = ngx_min((off_t) (buf->last - buf->pos),
+                            ctx->chunked.size);
+                ctx->chunked.size -= n;
+
+            } else if (rc == NGX_DONE) {
+
+                if (buf->pos != buf->last) {
+                    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                                  "upstream sent data after final chunk");
+                    u->headers_in.connection_close = 1;
+                }
+
+                break;
+
+            } else if (rc == NGX_AGAIN) {
+                goto again;
+
+            } else {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "upstream sent invalid chunked response");
+
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
+        } else {
+            n = ngx_min((off_t) (buf->last - buf->pos), ctx->rest);
+            ctx->rest -= n;
+        }
+
+        if (ctx->inplace) {
+            if (ctx->hold_end != buf->pos) {
+                ngx_memmove(ctx->hold_end, buf->pos, n);
+            }
+
+            ctx->hold_end += n;
+
+            if ((size_t) (ctx->hold_end - ctx->hold_start)
+                > ngx_http_llm_max_response(r))
+            {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "upstream sent too large response: more "
+                              "than %uz bytes (llm_max_response_size)",
+                              ngx_http_llm_max_response(r));
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
+        } else if (ngx_http_llm_hold_append(r, ctx, buf->pos, n) != NGX_OK) {
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
-        ctx->rest -= n;
         buf->pos += n;
 
-        if (buf->pos != buf->last && ctx->rest == 0) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "upstream sent more data than specified in "
-                          "\"Content-Length\" header");
-            u->headers_in.connection_close = 1;
+        if (!ctx->chunked_in) {
+
+            if (ctx->rest > 0) {
+                goto again;
+            }
+
+            if (buf->pos != buf->last) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "upstream sent more data than specified in "
+                              "\"Content-Length\" header");
+                u->headers_in.connection_close = 1;
+            }
+
+            break;
+        }
+    }
+
+    /* the whole body is there */
+
+    u->keepalive = !u->headers_in.connection_close;
+
+    return NGX_OK;
+
+again:
+
+    /* everything read so far is consumed; more is to come */
+
+    if (!ctx->inplace) {
+        buf->pos = buf->start;
+        buf->last = buf->start;
+        return NGX_AGAIN;
+    }
+
+    if (buf->last == buf->end) {
+
+        /* the buffer is full: the body moves out to ctx->hold */
+
+        ctx->inplace = 0;
+
+        if (ngx_http_llm_hold_append(r, ctx, ctx->hold_start,
+                                     ctx->hold_end - ctx->hold_start)
+            != NGX_OK)
+        {
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
         buf->pos = buf->start;
         buf->last = buf->start;
-
-        if (ctx->rest > 0) {
-            return NGX_AGAIN;
-        }
-
-        u->keepalive = !u->headers_in.connection_close;
-
-        return NGX_OK;
     }
 
-    for ( ;; ) {
+    return NGX_AGAIN;
+}
 
-        rc = ngx_http_llm_parse_chunked(r, buf, &ctx->chunked);
 
-        if (rc == NGX_OK) {
-            n = ngx_min((off_t) (buf->last - buf->pos), ctx->chunked.size);
+static size_t
+ngx_http_llm_max_response(ngx_http_request_t *r)
+{
+    ngx_http_llm_loc_conf_t  *llcf;
 
-            if (ngx_http_llm_hold_append(r, ctx, buf->pos, n) != NGX_OK) {
-                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
-            }
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
 
-            buf->pos += n;
-            ctx->chunked.size -= n;
-            continue;
-        }
-
-        if (rc == NGX_DONE) {
-            u->keepalive = !u->headers_in.connection_close;
-
-            if (buf->pos != buf->last) {
-                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                              "upstream sent data after final chunk");
-                u->keepalive = 0;
-            }
-
-            buf->pos = buf->start;
-            buf->last = buf->start;
-
-            return NGX_OK;
-        }
-
-        if (rc == NGX_AGAIN) {
-
-            /*
-             * the chunked parser consumed everything it has seen (its
-             * state is kept in ctx->chunked), so the buffer restarts
-             */
-
-            buf->pos = buf->start;
-            buf->last = buf->start;
-
-            return NGX_AGAIN;
-        }
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "upstream sent invalid chunked response");
-
-        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
-    }
+    return llcf->max_response_size;
 }
 
 
@@ -624,7 +689,11 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     u = r->upstream;
 
-    if (ctx->hold) {
+    if (ctx->inplace) {
+        body.data = ctx->hold_start;
+        body.len = ctx->hold_end - ctx->hold_start;
+
+    } else if (ctx->hold) {
         body.data = ctx->hold->pos;
         body.len = ctx->hold->last - ctx->hold->pos;
 
@@ -884,6 +953,12 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
 
     buf->pos = buf->last;
     buf->last += bytes;
+
+    if (!ctx->streaming) {
+        /* the held body: already translated into u->out_bufs */
+        buf->pos = buf->last;
+        return NGX_OK;
+    }
 
     for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
         ll = &cl->next;
