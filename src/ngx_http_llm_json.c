@@ -410,6 +410,34 @@ ngx_http_llm_json_is_null(ngx_http_llm_json_t *js, ngx_int_t i)
 }
 
 
+u_char *
+ngx_http_llm_memmem(u_char *p, u_char *last, const char *s, size_t n)
+{
+    u_char  *q;
+
+    if (n == 0) {
+        return p;
+    }
+
+    while ((size_t) (last - p) >= n) {
+
+        q = memchr(p, s[0], last - n + 1 - p);
+
+        if (q == NULL) {
+            return NULL;
+        }
+
+        if (ngx_memcmp(q + 1, s + 1, n - 1) == 0) {
+            return q;
+        }
+
+        p = q + 1;
+    }
+
+    return NULL;
+}
+
+
 size_t
 ngx_http_llm_json_escape_len(u_char *s, size_t n)
 {

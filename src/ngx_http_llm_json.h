@@ -65,6 +65,10 @@ ngx_int_t ngx_http_llm_json_is_null(ngx_http_llm_json_t *js, ngx_int_t i);
 
 #define ngx_http_llm_json_type(js, i)  ((js)->toks[i].type)
 
+/* a case-sensitive search of s (n bytes) in [p, last): JSON keys */
+u_char *ngx_http_llm_memmem(u_char *p, u_char *last, const char *s,
+    size_t n);
+
 /* writer helpers: escaped length / copy of a string without quotes */
 size_t ngx_http_llm_json_escape_len(u_char *s, size_t n);
 u_char *ngx_http_llm_json_escape(u_char *dst, u_char *s, size_t n);

@@ -555,8 +555,7 @@ ngx_http_llm_openai_finish_reasons(ngx_http_request_t *r, ngx_str_t *data,
 
     for (p = data->data; ; /* void */) {
 
-        p = ngx_strlcasestrn(p, last, (u_char *) "\"finish_reason\"",
-                             15 - 1);
+        p = ngx_http_llm_memmem(p, last, "\"finish_reason\"", 15);
         if (p == NULL) {
             break;
         }
@@ -674,7 +673,7 @@ ngx_http_llm_openai_has_usage(ngx_str_t *data)
     last = data->data + data->len;
 
     for ( ;; ) {
-        p = ngx_strlcasestrn(p, last, (u_char *) "\"usage\"", 7 - 1);
+        p = ngx_http_llm_memmem(p, last, "\"usage\"", 7);
 
         if (p == NULL) {
             return 0;
