@@ -16,7 +16,7 @@
 #include "ngx_http_llm_canonical.h"
 
 
-#define NGX_HTTP_LLM_MAX_TOKENS  (4 * 1024 * 1024)
+#define NGX_HTTP_LLM_MEMBERS     64
 
 
 static ngx_uint_t ngx_http_llm_surface(ngx_http_request_t *r,
@@ -25,9 +25,7 @@ static void ngx_http_llm_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_parse_request(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_http_llm_json_t *js);
-static ngx_int_t ngx_http_llm_model_once(ngx_http_request_t *r,
-    ngx_http_llm_json_t *js);
+    ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_llm_not_allowed(ngx_http_request_t *r,
@@ -200,16 +198,6 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
 
-    js = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_json_t));
-    if (js == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    /* the tokens stay with the request: adapters read them */
-
-    ctx->json = js;
-
     /*
      * an error sent with ngx_http_llm_send_error() returns the output
      * filter's code, NGX_OK too: ctx->own_response tells it apart
@@ -222,7 +210,7 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    rc = ngx_http_llm_parse_request(r, ctx, js);
+    rc = ngx_http_llm_parse_request(r, ctx);
 
     if (rc != NGX_OK || ctx->own_response) {
         ngx_http_finalize_request(r, rc);
@@ -267,6 +255,21 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
                                         "unsupported_endpoint",
                                         "The provider of this model has no "
                                         "embeddings endpoint."));
+            return;
+        }
+
+        /* translation reads the whole tree: tokenized only now */
+
+        rc = ngx_http_llm_request_json(r, ctx, &js);
+
+        if (rc != NGX_OK) {
+            ngx_http_finalize_request(r,
+                rc == NGX_ERROR ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                : ngx_http_llm_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          "invalid_request_error",
+                                          "request_too_large",
+                                          "The JSON body has too many "
+                                          "elements."));
             return;
         }
 
@@ -383,33 +386,44 @@ ngx_http_llm_read_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
+/*
+ * The request is validated and its top-level members found in one scan
+ * without tokens (ngx_http_llm_json_scan): the passthrough needs no more.
+ * Translation tokenizes the body later, ngx_http_llm_request_json().
+ */
+
 static ngx_int_t
-ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_http_llm_json_t *js)
+ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t  rc, i, v;
+    u_char                      *body, *p;
+    ngx_int_t                    rc;
+    ngx_str_t                    key;
+    ngx_uint_t                   i, n, nm, models, have_messages, have_input;
+    ngx_http_llm_json_member_t   local[NGX_HTTP_LLM_MEMBERS], *m, *model;
+    ngx_http_llm_json_member_t   opts[8], *so;
 
-    rc = ngx_http_llm_json_parse(r->pool, js, ctx->body.data, ctx->body.len,
-                                 NGX_HTTP_LLM_MAX_TOKENS);
+    body = ctx->body.data;
+    m = local;
 
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_llm_json_scan(body, body + ctx->body.len, m,
+                                NGX_HTTP_LLM_MEMBERS, &n);
+
+    if (rc == NGX_OK && n > NGX_HTTP_LLM_MEMBERS) {
+        m = ngx_palloc(r->pool, n * sizeof(ngx_http_llm_json_member_t));
+        if (m == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_llm_json_scan(body, body + ctx->body.len, m, n, &n);
     }
 
-    if (rc == NGX_ABORT) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "llm: client sent a JSON body with too many elements");
-
-        return ngx_http_llm_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                       "invalid_request_error",
-                                       "request_too_large",
-                                       "The JSON body has too many "
-                                       "elements.");
+    for (p = body; p < body + ctx->body.len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != CR && *p != LF) {
+            break;
+        }
     }
 
-    if (rc != NGX_OK || ngx_http_llm_json_type(js, 0)
-                        != NGX_HTTP_LLM_JSON_OBJECT)
-    {
+    if (rc != NGX_OK || p == body + ctx->body.len || *p != '{') {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "llm: client sent invalid JSON");
 
@@ -421,11 +435,76 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                        "object.");
     }
 
-    i = ngx_http_llm_json_get(js, 0, "model");
+    model = NULL;
+    so = NULL;
+    models = 0;
+    have_messages = 0;
+    have_input = 0;
 
-    if (i < 0 || ngx_http_llm_json_type(js, i) != NGX_HTTP_LLM_JSON_STRING
-        || ngx_http_llm_json_string(r->pool, js, i, &ctx->model) != NGX_OK
-        || ctx->model.len == 0)
+    ctx->sopts_start = -1;
+    ctx->sopts_value_start = -1;
+    ctx->iu_start = -1;
+
+    for (i = 0; i < n; i++) {
+
+        key = m[i].key;
+
+        /*
+         * a key written with escapes is compared decoded: the provider's
+         * decoder would see "mod\u0065l" as "model"
+         */
+
+        if (m[i].escaped
+            && ngx_http_llm_json_unescape(r->pool, key.data,
+                                          key.data + key.len, &key)
+               != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+#define ngx_http_llm_key_is(s)                                                \
+        (key.len == sizeof(s) - 1 && ngx_strncmp(key.data, s, key.len) == 0)
+
+        if (ngx_http_llm_key_is("model")) {
+            model = &m[i];
+            models++;
+
+        } else if (ngx_http_llm_key_is("messages")) {
+            have_messages = (m[i].type == NGX_HTTP_LLM_JSON_ARRAY);
+
+        } else if (ngx_http_llm_key_is("input")) {
+            have_input = 1;
+
+        } else if (ngx_http_llm_key_is("stream")) {
+
+            switch (*m[i].start) {
+            case 't':
+                ctx->stream = 1;
+                break;
+            case 'f':
+            case 'n':
+                ctx->stream = 0;
+                break;
+            default:
+                return ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "invalid_request_error",
+                                               "invalid_type",
+                                               "Invalid type for 'stream': "
+                                               "expected a boolean.");
+            }
+
+        } else if (ngx_http_llm_key_is("stream_options")) {
+            so = &m[i];
+        }
+
+#undef ngx_http_llm_key_is
+    }
+
+    if (model == NULL || model->type != NGX_HTTP_LLM_JSON_STRING
+        || model->end - model->start < 3
+        || ngx_http_llm_json_unescape(r->pool, model->start + 1,
+                                      model->end - 1, &ctx->model)
+           != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "llm: client sent no \"model\"");
@@ -437,13 +516,13 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                        "(a string).");
     }
 
-    rc = ngx_http_llm_model_once(r, js);
+    /*
+     * The provider's decoder keeps the last of equal keys: a second
+     * "model", however spelled, would be the model it runs and not the
+     * one routed here
+     */
 
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc != NGX_OK) {
+    if (models > 1) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "llm: client sent \"model\" more than once");
 
@@ -454,13 +533,12 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                        "\"model\".");
     }
 
-    ctx->model_start = js->toks[i].start;
-    ctx->model_end = js->toks[i].end;
+    ctx->model_start = model->start + 1 - body;
+    ctx->model_end = model->end - 1 - body;
 
     if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
-        i = ngx_http_llm_json_get(js, 0, "input");
 
-        if (i < 0) {
+        if (!have_input) {
             return ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
                                            "invalid_request_error",
                                            "missing_required_parameter",
@@ -468,12 +546,12 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                            "'input'.");
         }
 
+        ctx->stream = 0;
+
         return NGX_OK;
     }
 
-    i = ngx_http_llm_json_get(js, 0, "messages");
-
-    if (i < 0 || ngx_http_llm_json_type(js, i) != NGX_HTTP_LLM_JSON_ARRAY) {
+    if (!have_messages) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "llm: client sent no \"messages\" array");
 
@@ -484,77 +562,33 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                        "'messages' (an array).");
     }
 
-    i = ngx_http_llm_json_get(js, 0, "stream");
-
-    if (i >= 0 && !ngx_http_llm_json_is_null(js, i)) {
-        v = ngx_http_llm_json_bool(js, i);
-
-        if (v < 0) {
-            return ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_request_error",
-                                           "invalid_type",
-                                           "Invalid type for 'stream': "
-                                           "expected a boolean.");
-        }
-
-        ctx->stream = v;
-    }
-
-    ctx->sopts_start = -1;
-    ctx->iu_start = -1;
-
-    if (!ctx->stream) {
+    if (!ctx->stream || so == NULL) {
         return NGX_OK;
     }
 
-    i = ngx_http_llm_json_get(js, 0, "stream_options");
+    ctx->sopts_value_start = so->start - body;
+    ctx->sopts_value_end = so->end - body;
 
-    if (i >= 0 && ngx_http_llm_json_type(js, i) == NGX_HTTP_LLM_JSON_OBJECT) {
-        ctx->sopts_start = js->toks[i].start;
-
-        v = ngx_http_llm_json_get(js, i, "include_usage");
-
-        if (v >= 0) {
-            ctx->iu_start = js->toks[v].start;
-            ctx->iu_end = js->toks[v].end;
-            ctx->client_usage = (ngx_http_llm_json_bool(js, v) == 1);
-        }
+    if (so->type != NGX_HTTP_LLM_JSON_OBJECT) {
+        /* null, or anything else: replaced by the adapter */
+        return NGX_OK;
     }
 
-    return NGX_OK;
-}
+    ctx->sopts_start = so->start - body;
 
+    if (ngx_http_llm_json_scan(so->start, so->end, opts, 8, &nm) != NGX_OK) {
+        return NGX_OK;
+    }
 
-/*
- * The provider's decoder unescapes keys and keeps the last of equal
- * ones: a second "model", however spelled, would be the model it runs
- * and not the one routed here.  NGX_DECLINED when there is one.
- */
-
-static ngx_int_t
-ngx_http_llm_model_once(ngx_http_request_t *r, ngx_http_llm_json_t *js)
-{
-    ngx_int_t  i, n, rc, found;
-    ngx_str_t  key;
-
-    found = 0;
-
-    for (i = 1, n = 0; n < js->toks[0].size && i < js->ntoks; n++) {
-
-        rc = ngx_http_llm_json_string(r->pool, js, i, &key);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_OK && key.len == 5
-            && ngx_strncmp(key.data, "model", 5) == 0
-            && found++)
+    for (i = 0; i < ngx_min(nm, 8); i++) {
+        if (opts[i].key.len == sizeof("include_usage") - 1
+            && ngx_strncmp(opts[i].key.data, "include_usage",
+                           opts[i].key.len) == 0)
         {
-            return NGX_DECLINED;
+            ctx->iu_start = opts[i].start - body;
+            ctx->iu_end = opts[i].end - body;
+            ctx->client_usage = (*opts[i].start == 't');
         }
-
-        i = ngx_http_llm_json_skip(js, i + 1);
     }
 
     return NGX_OK;

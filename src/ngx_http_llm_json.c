@@ -16,6 +16,9 @@
 
 
 static ngx_int_t ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js);
+static ngx_int_t ngx_http_llm_json_hex4(u_char *p);
+static u_char *ngx_http_llm_json_skip_string(u_char *p, u_char *last,
+    ngx_uint_t *escaped);
 
 
 /* the public token type must stay the same as jsmn's */
@@ -212,16 +215,22 @@ ngx_int_t
 ngx_http_llm_json_string(ngx_pool_t *pool, ngx_http_llm_json_t *js,
     ngx_int_t i, ngx_str_t *out)
 {
-    u_char      *p, *s, *last, *d;
-    uint32_t     cp, lo;
-    ngx_uint_t   k;
-
     if (i < 0 || js->toks[i].type != JSMN_STRING) {
         return NGX_DECLINED;
     }
 
-    s = js->data + js->toks[i].start;
-    last = js->data + js->toks[i].end;
+    return ngx_http_llm_json_unescape(pool, js->data + js->toks[i].start,
+                                      js->data + js->toks[i].end, out);
+}
+
+
+ngx_int_t
+ngx_http_llm_json_unescape(ngx_pool_t *pool, u_char *s, u_char *last,
+    ngx_str_t *out)
+{
+    u_char      *p, *d;
+    uint32_t     cp, lo;
+    ngx_uint_t   k;
 
     if (ngx_strlchr(s, last, '\\') == NULL) {
         out->data = s;
@@ -410,6 +419,302 @@ ngx_http_llm_json_is_null(ngx_http_llm_json_t *js, ngx_int_t i)
 }
 
 
+static ngx_int_t
+ngx_http_llm_json_hex4(u_char *p)
+{
+    ngx_uint_t  i;
+    u_char      c;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i] | 0x20;
+
+        if (!((p[i] >= '0' && p[i] <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the body of a string, p after the opening quote: p at the closing one */
+
+static u_char *
+ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
+{
+    for ( ;; ) {
+        while (p < last && *p != '"' && *p != '\\' && *p >= 0x20) {
+            p++;
+        }
+
+        if (p == last || *p < 0x20) {
+            return NULL;
+        }
+
+        if (*p == '"') {
+            return p;
+        }
+
+        *escaped = 1;
+
+        if (++p == last) {
+            return NULL;
+        }
+
+        switch (*p) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+        case 'r': case 't':
+            p++;
+            break;
+
+        case 'u':
+            if (last - p < 5 || !ngx_http_llm_json_hex4(p + 1)) {
+                return NULL;
+            }
+
+            p += 5;
+            break;
+
+        default:
+            return NULL;
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_llm_json_scan(u_char *p, u_char *last,
+    ngx_http_llm_json_member_t *members, ngx_uint_t max, ngx_uint_t *n)
+{
+    u_char                      *vstart, *key, *key_end, *q;
+    ngx_uint_t                   depth, count, want_key, escaped, key_esc;
+    u_char                       stack[NGX_HTTP_LLM_JSON_MAX_DEPTH];
+    u_char                      *starts[NGX_HTTP_LLM_JSON_MAX_DEPTH];
+    ngx_http_llm_json_member_t  *m;
+
+    depth = 0;
+    count = 0;
+    want_key = 0;
+    key = NULL;
+    key_end = NULL;
+    key_esc = 0;
+
+#define ngx_http_llm_ws()                                                     \
+    while (p < last && (*p == ' ' || *p == '\n' || *p == '\r'                 \
+                        || *p == '\t'))                                       \
+    {                                                                         \
+        p++;                                                                  \
+    }
+
+#define ngx_http_llm_closing(c)  ((c) == '{' ? '}' : ']')
+
+    for ( ;; ) {
+
+        ngx_http_llm_ws();
+
+        if (p == last) {
+            return NGX_DECLINED;
+        }
+
+        if (want_key) {
+
+            /* "key" : */
+
+            if (*p != '"') {
+                return NGX_DECLINED;
+            }
+
+            escaped = 0;
+            q = ngx_http_llm_json_skip_string(p + 1, last, &escaped);
+
+            if (q == NULL) {
+                return NGX_DECLINED;
+            }
+
+            if (depth == 1) {
+                key = p + 1;
+                key_end = q;
+                key_esc = escaped;
+            }
+
+            p = q + 1;
+
+            ngx_http_llm_ws();
+
+            if (p == last || *p != ':') {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            want_key = 0;
+            continue;
+        }
+
+        /* a value */
+
+        vstart = p;
+
+        switch (*p) {
+
+        case '{':
+        case '[':
+            if (depth == NGX_HTTP_LLM_JSON_MAX_DEPTH) {
+                return NGX_DECLINED;
+            }
+
+            stack[depth] = *p;
+            starts[depth] = p;
+            depth++;
+            p++;
+
+            ngx_http_llm_ws();
+
+            if (p < last && *p == ngx_http_llm_closing(stack[depth - 1])) {
+                p++;
+                depth--;
+                break;
+            }
+
+            want_key = (stack[depth - 1] == '{');
+            continue;
+
+        case '"':
+            escaped = 0;
+            q = ngx_http_llm_json_skip_string(p + 1, last, &escaped);
+
+            if (q == NULL) {
+                return NGX_DECLINED;
+            }
+
+            p = q + 1;
+            break;
+
+        case 't':
+            if (last - p < 4 || ngx_strncmp(p, "true", 4) != 0) {
+                return NGX_DECLINED;
+            }
+
+            p += 4;
+            break;
+
+        case 'f':
+            if (last - p < 5 || ngx_strncmp(p, "false", 5) != 0) {
+                return NGX_DECLINED;
+            }
+
+            p += 5;
+            break;
+
+        case 'n':
+            if (last - p < 4 || ngx_strncmp(p, "null", 4) != 0) {
+                return NGX_DECLINED;
+            }
+
+            p += 4;
+            break;
+
+        default:
+
+            /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+
+            if (*p == '-') {
+                p++;
+            }
+
+            if (p == last || *p < '0' || *p > '9') {
+                return NGX_DECLINED;
+            }
+
+            if (*p++ != '0') {
+                while (p < last && *p >= '0' && *p <= '9') { p++; }
+            }
+
+            if (p < last && *p == '.') {
+                p++;
+
+                if (p == last || *p < '0' || *p > '9') {
+                    return NGX_DECLINED;
+                }
+
+                while (p < last && *p >= '0' && *p <= '9') { p++; }
+            }
+
+            if (p < last && (*p == 'e' || *p == 'E')) {
+                p++;
+
+                if (p < last && (*p == '+' || *p == '-')) {
+                    p++;
+                }
+
+                if (p == last || *p < '0' || *p > '9') {
+                    return NGX_DECLINED;
+                }
+
+                while (p < last && *p >= '0' && *p <= '9') { p++; }
+            }
+        }
+
+        /* a value ended at p, maybe closing containers after it */
+
+        for ( ;; ) {
+
+            if (depth == 1 && stack[0] == '{' && key) {
+                if (count < max) {
+                    m = &members[count];
+                    m->key.data = key;
+                    m->key.len = key_end - key;
+                    m->start = vstart;
+                    m->end = p;
+                    m->escaped = key_esc;
+
+                    switch (*vstart) {
+                    case '{': m->type = NGX_HTTP_LLM_JSON_OBJECT; break;
+                    case '[': m->type = NGX_HTTP_LLM_JSON_ARRAY; break;
+                    case '"': m->type = NGX_HTTP_LLM_JSON_STRING; break;
+                    default:  m->type = NGX_HTTP_LLM_JSON_PRIMITIVE;
+                    }
+                }
+
+                count++;
+                key = NULL;
+            }
+
+            ngx_http_llm_ws();
+
+            if (depth == 0) {
+                if (p != last) {
+                    return NGX_DECLINED;
+                }
+
+                *n = count;
+                return NGX_OK;
+            }
+
+            if (p == last) {
+                return NGX_DECLINED;
+            }
+
+            if (*p == ',') {
+                p++;
+                want_key = (stack[depth - 1] == '{');
+                break;
+            }
+
+            if (*p != ngx_http_llm_closing(stack[depth - 1])) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            depth--;
+            vstart = starts[depth];
+        }
+    }
+
+#undef ngx_http_llm_ws
+#undef ngx_http_llm_closing
+}
+
+
 u_char *
 ngx_http_llm_memmem(u_char *p, u_char *last, const char *s, size_t n)
 {
@@ -449,4 +754,45 @@ u_char *
 ngx_http_llm_json_escape(u_char *dst, u_char *s, size_t n)
 {
     return (u_char *) ngx_escape_json(dst, s, n);
+}
+
+
+/*
+ * The request tokenized with jsmn, on first use (translation, the Groq
+ * quirk): NGX_OK, NGX_ABORT (too many elements), NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_llm_request_json(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_json_t **jsp)
+{
+    ngx_int_t             rc;
+    ngx_http_llm_json_t  *js;
+
+    if (ctx->json) {
+        *jsp = ctx->json;
+        return NGX_OK;
+    }
+
+    js = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_json_t));
+    if (js == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_llm_json_parse(r->pool, js, ctx->body.data, ctx->body.len,
+                                 NGX_HTTP_LLM_JSON_MAX_TOKENS);
+
+    if (rc == NGX_ERROR || rc == NGX_ABORT) {
+        return rc;
+    }
+
+    if (rc != NGX_OK) {
+        /* the scan accepted it: jsmn disagrees only on limits */
+        return NGX_ABORT;
+    }
+
+    ctx->json = js;
+    *jsp = js;
+
+    return NGX_OK;
 }

@@ -21,6 +21,7 @@
 #define NGX_HTTP_LLM_JSON_PRIMITIVE  4
 
 #define NGX_HTTP_LLM_JSON_MAX_DEPTH  128
+#define NGX_HTTP_LLM_JSON_MAX_TOKENS (4 * 1024 * 1024)
 
 
 /* token: the same layout as jsmntok_t, kept opaque outside json.c */
@@ -64,6 +65,34 @@ ngx_int_t ngx_http_llm_json_bool(ngx_http_llm_json_t *js, ngx_int_t i);
 ngx_int_t ngx_http_llm_json_is_null(ngx_http_llm_json_t *js, ngx_int_t i);
 
 #define ngx_http_llm_json_type(js, i)  ((js)->toks[i].type)
+
+/*
+ * A validating scan without tokens: checks that [p, last) is exactly one
+ * JSON value (RFC 8259, at most NGX_HTTP_LLM_JSON_MAX_DEPTH deep) and, for
+ * an object, records its top-level members (up to "max"; "*n" counts them
+ * all).  Keys are raw (escapes not decoded; "escaped" says so).  It is the
+ * fast path of the passthrough: no allocation, one pass.
+ * NGX_OK or NGX_DECLINED (not valid JSON).
+ */
+
+typedef struct {
+    ngx_str_t           key;
+    u_char             *start;      /* the value */
+    u_char             *end;
+    ngx_uint_t          type;       /* NGX_HTTP_LLM_JSON_* */
+    unsigned            escaped:1;  /* the key has a backslash */
+} ngx_http_llm_json_member_t;
+
+ngx_int_t ngx_http_llm_json_scan(u_char *p, u_char *last,
+    ngx_http_llm_json_member_t *members, ngx_uint_t max, ngx_uint_t *n);
+
+/* a JSON string's contents (between the quotes) unescaped */
+ngx_int_t ngx_http_llm_json_unescape(ngx_pool_t *pool, u_char *s,
+    u_char *last, ngx_str_t *out);
+
+/* the request body tokenized (once, on first use): NGX_OK, NGX_ABORT */
+ngx_int_t ngx_http_llm_request_json(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_json_t **jsp);
 
 /* a case-sensitive search of s (n bytes) in [p, last): JSON keys */
 u_char *ngx_http_llm_memmem(u_char *p, u_char *last, const char *s,

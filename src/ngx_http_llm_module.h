@@ -183,6 +183,8 @@ struct ngx_http_llm_ctx_s {
     ngx_int_t                       model_start; /* inside the quotes */
     ngx_int_t                       model_end;
     ngx_int_t                       sopts_start; /* "{" of stream_options */
+    ngx_int_t                       sopts_value_start; /* any value */
+    ngx_int_t                       sopts_value_end;
     ngx_int_t                       iu_start;    /* include_usage value */
     ngx_int_t                       iu_end;
 

@@ -144,13 +144,12 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
 {
     u_char                        *p, *q, *body;
     size_t                         len, blen;
-    ngx_int_t                      pos, v;
+    ngx_int_t                      pos;
     ngx_str_t                      path, model;
     ngx_uint_t                     i, j, n;
     ngx_array_t                    list;
     ngx_chain_t                   *cl, **ll;
     ngx_http_llm_edit_t           *edits, *e, tmp;
-    ngx_http_llm_json_t           *js;
     ngx_http_llm_provider_conf_t  *pc;
 
     if (ctx->req) {
@@ -219,20 +218,11 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        js = ctx->json;
-        v = (js && ctx->sopts_start < 0)
-            ? ngx_http_llm_json_get(js, 0, "stream_options") : -1;
-
-        if (v >= 0) {
+        if (ctx->sopts_start < 0 && ctx->sopts_value_start >= 0) {
             /* "stream_options": null, or not an object: replaced */
 
-            e->start = js->toks[v].start;
-            e->end = js->toks[v].end;
-
-            if (ngx_http_llm_json_type(js, v) == NGX_HTTP_LLM_JSON_STRING) {
-                e->start--;
-                e->end++;
-            }
+            e->start = ctx->sopts_value_start;
+            e->end = ctx->sopts_value_end;
 
             ngx_str_set(&e->text, "{\"include_usage\":true}");
 
@@ -449,10 +439,8 @@ ngx_http_llm_openai_strip_names(ngx_http_request_t *r,
     ngx_http_llm_edit_t  *e;
     ngx_http_llm_json_t  *js;
 
-    js = ctx->json;
-
-    if (js == NULL || js->ntoks == 0) {
-        return NGX_OK;
+    if (ngx_http_llm_request_json(r, ctx, &js) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     body = js->data;
