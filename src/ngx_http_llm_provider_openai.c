@@ -29,6 +29,7 @@
 
 
 #define NGX_HTTP_LLM_OPENAI_MAX_TOKENS  (4 * 1024 * 1024)
+#define NGX_HTTP_LLM_OPENAI_MEMBERS     32
 
 /* a value of this type (i may be -1: not found) */
 #define ngx_http_llm_openai_is(js, i, t)                                      \
@@ -757,31 +758,57 @@ static ngx_int_t
 ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_t *body, ngx_chain_t **out)
 {
-    ngx_int_t            rc, u;
-    ngx_str_t            mapped;
-    ngx_http_llm_json_t  js;
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_str_t                    mapped;
+    ngx_uint_t                   i, n;
+    ngx_http_llm_json_t          js;
+    ngx_http_llm_json_member_t   m[NGX_HTTP_LLM_OPENAI_MEMBERS];
 
     if (ctx->req) {
         return ngx_http_llm_openai_translate_response(r, ctx, body, out);
     }
 
-    rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
-                                 NGX_HTTP_LLM_OPENAI_MAX_TOKENS);
+    /*
+     * the answer is checked whole by the scanner; only its "usage"
+     * object is tokenized
+     */
 
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
+    for (p = body->data; p < body->data + body->len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != CR && *p != LF) {
+            break;
+        }
     }
 
-    if (rc != NGX_OK
-        || ngx_http_llm_json_type(&js, 0) != NGX_HTTP_LLM_JSON_OBJECT)
+    if (p == body->data + body->len || *p != '{'
+        || ngx_http_llm_json_scan(body->data, body->data + body->len, m,
+                                  NGX_HTTP_LLM_OPENAI_MEMBERS, &n)
+           != NGX_OK)
     {
         return NGX_DECLINED;
     }
 
-    u = ngx_http_llm_json_get(&js, 0, "usage");
-    ngx_http_llm_openai_usage(&js, u, &ctx->usage);
+    for (i = 0; i < ngx_min(n, NGX_HTTP_LLM_OPENAI_MEMBERS); i++) {
 
-    ngx_pfree(r->pool, js.toks);
+        if (m[i].type != NGX_HTTP_LLM_JSON_OBJECT
+            || m[i].key.len != sizeof("usage") - 1
+            || ngx_strncmp(m[i].key.data, "usage", m[i].key.len) != 0)
+        {
+            continue;
+        }
+
+        rc = ngx_http_llm_json_parse(r->pool, &js, m[i].start,
+                                     m[i].end - m[i].start, 4096);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            ngx_http_llm_openai_usage(&js, 0, &ctx->usage);
+            ngx_pfree(r->pool, js.toks);
+        }
+    }
 
     rc = ngx_http_llm_openai_finish_reasons(r, body, &mapped);
 
