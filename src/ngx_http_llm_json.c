@@ -442,8 +442,26 @@ ngx_http_llm_json_hex4(u_char *p)
 static u_char *
 ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 {
+    /* 1 for the bytes that end a run of plain string characters */
+
+    static const u_char  special[256] = {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x00 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x10 */
+        0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,   /* '"' */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,   /* '\\' */
+    };
+
     for ( ;; ) {
-        while (p < last && *p != '"' && *p != '\\' && *p >= 0x20) {
+        while (last - p >= 4
+               && !(special[p[0]] | special[p[1]] | special[p[2]]
+                    | special[p[3]]))
+        {
+            p += 4;
+        }
+
+        while (p < last && !special[*p]) {
             p++;
         }
 
@@ -718,28 +736,9 @@ ngx_http_llm_json_scan(u_char *p, u_char *last,
 u_char *
 ngx_http_llm_memmem(u_char *p, u_char *last, const char *s, size_t n)
 {
-    u_char  *q;
+    /* glibc's and the BSDs' memmem() is a two-way search, vectorized */
 
-    if (n == 0) {
-        return p;
-    }
-
-    while ((size_t) (last - p) >= n) {
-
-        q = memchr(p, s[0], last - n + 1 - p);
-
-        if (q == NULL) {
-            return NULL;
-        }
-
-        if (ngx_memcmp(q + 1, s + 1, n - 1) == 0) {
-            return q;
-        }
-
-        p = q + 1;
-    }
-
-    return NULL;
+    return memmem(p, last - p, s, n);
 }
 
 
