@@ -13,6 +13,9 @@
 #include "ngx_http_llm_router.h"
 #include "ngx_http_llm_error.h"
 #include "ngx_http_llm_variables.h"
+#include "ngx_http_llm_shm.h"
+#include "ngx_http_llm_keys.h"
+#include "ngx_http_llm_limit.h"
 
 
 static ngx_int_t ngx_http_llm_preconfiguration(ngx_conf_t *cf);
@@ -70,6 +73,48 @@ static ngx_command_t  ngx_http_llm_commands[] = {
     { ngx_string("llm_route"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_llm_route_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_zone_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_llm_keys_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_llm_key_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("llm_reserve_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, reserve_tokens),
+      NULL },
+
+    { ngx_string("llm_price"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llm_price_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -282,6 +327,8 @@ ngx_http_llm_create_main_conf(ngx_conf_t *cf)
      *     lmcf->exact = { NULL, 0 };
      *     lmcf->default_route = NULL;
      *     lmcf->has_tls = 0;
+     *     lmcf->zone = NULL;
+     *     lmcf->prices = NULL;
      */
 
     if (ngx_array_init(&lmcf->providers, cf->pool, 4,
@@ -346,9 +393,12 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
      *     conf->ssl_trusted_certificate = { 0, NULL };
      *     conf->ssl_crl = { 0, NULL };
      *     conf->ssl_ciphers = { 0, NULL };
+     *     conf->keys = NULL;
      */
 
     conf->enabled = NGX_CONF_UNSET;
+    conf->auth = NGX_CONF_UNSET;
+    conf->reserve_tokens = NGX_CONF_UNSET;
 
     conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
@@ -483,6 +533,10 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             &prev->upstream, ngx_http_llm_hide_headers, &hash)
         != NGX_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_llm_keys_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 

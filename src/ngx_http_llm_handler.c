@@ -14,6 +14,8 @@
 #include "ngx_http_llm_router.h"
 #include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_canonical.h"
+#include "ngx_http_llm_keys.h"
+#include "ngx_http_llm_limit.h"
 
 
 #define NGX_HTTP_LLM_MEMBERS     64
@@ -68,6 +70,14 @@ ngx_http_llm_handler(ngx_http_request_t *r)
 
     } else {
         ctx->surf = &ngx_http_llm_surface_openai;
+    }
+
+    /* the client's virtual key, before anything else is answered */
+
+    rc = ngx_http_llm_keys_auth(r, ctx);
+
+    if (rc != NGX_OK || ctx->own_response) {
+        return rc;
     }
 
     switch (ctx->surface) {
@@ -217,6 +227,13 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    rc = ngx_http_llm_keys_access(r, ctx);
+
+    if (rc != NGX_OK || ctx->own_response) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
     rc = ngx_http_llm_route(r, ctx);
 
     if (rc == NGX_ERROR) {
@@ -301,6 +318,15 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
                                           "provider."));
             return;
         }
+    }
+
+    /* rate limits and budgets: the last word before the provider */
+
+    rc = ngx_http_llm_limit_admit(r, ctx);
+
+    if (rc != NGX_OK || ctx->own_response) {
+        ngx_http_finalize_request(r, rc);
+        return;
     }
 
     ngx_http_llm_upstream_start(r, ctx);

@@ -9,6 +9,8 @@
 #include <ngx_http.h>
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_variables.h"
+#include "ngx_http_llm_keys.h"
+#include "ngx_http_llm_limit.h"
 
 
 enum {
@@ -23,7 +25,10 @@ enum {
     ngx_http_llm_var_stream,
     ngx_http_llm_var_upstream_status,
     ngx_http_llm_var_usage,
-    ngx_http_llm_var_ttfb
+    ngx_http_llm_var_ttfb,
+    ngx_http_llm_var_key_name,
+    ngx_http_llm_var_key_team,
+    ngx_http_llm_var_cost
 };
 
 
@@ -69,6 +74,15 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_ttfb"), NULL, ngx_http_llm_variable,
       ngx_http_llm_var_ttfb, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_key_name"), NULL, ngx_http_llm_variable,
+      ngx_http_llm_var_key_name, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_key_team"), NULL, ngx_http_llm_variable,
+      ngx_http_llm_var_key_team, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cost"), NULL, ngx_http_llm_variable,
+      ngx_http_llm_var_cost, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -97,6 +111,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
     u_char              *p;
+    uint64_t             nano;
     ngx_str_t            s;
     ngx_int_t            n;
     ngx_http_llm_ctx_t  *ctx;
@@ -185,6 +200,33 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
             s.len = ngx_sprintf(p, "%T.%03M", (time_t) n / 1000, n % 1000)
                     - p;
             n = -1;
+        }
+        break;
+
+    case ngx_http_llm_var_key_name:
+        if (ctx->key) {
+            s = ctx->key->name;
+        }
+        break;
+
+    case ngx_http_llm_var_key_team:
+        if (ctx->key) {
+            s = ctx->key->team_name;
+        }
+        break;
+
+    case ngx_http_llm_var_cost:
+
+        /* US dollars, to the nano-dollar, trailing zeros dropped */
+
+        if (ngx_http_llm_cost(r, ctx, &nano) == NGX_OK) {
+            p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 11);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            s.data = p;
+            s.len = ngx_http_llm_dollars(p, nano) - p;
         }
         break;
     }
