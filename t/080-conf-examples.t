@@ -51,6 +51,10 @@ for my $conf (@confs) {
     $text =~ s{(\bserver\s+)10\.\d+\.\d+\.\d+(:\d+)}{${1}127.0.0.1$2}g;
 
     $text =~ s{file:/\S+?(?=[\s;])}{file:$dir/keys/key}g;
+
+    # llm_keys: the example keys file that comes with the example
+    (my $keys = File::Spec->rel2abs($conf)) =~ s/\.conf$/.keys/;
+    $text =~ s{(\bllm_keys\s+)[^;\s]+}{$1$keys}g;
     $text =~ s{/var/log/nginx/}{$dir/logs/}g;
 
     open my $out, '>', "$dir/conf/nginx.conf" or die $!;
