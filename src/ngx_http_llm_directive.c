@@ -270,6 +270,16 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (preset->adapter == &ngx_http_llm_provider_azure
+        && pc->version.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llm_provider \"%V\" of type \"azure\" needs "
+                           "\"version=\" (an api-version, or \"v1\")",
+                           &pc->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (pc->max_tokens && preset->adapter->openai_format) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"max_tokens\" of llm_provider \"%V\" is only "

@@ -52,6 +52,11 @@ static const ngx_http_llm_preset_t  ngx_http_llm_presets[] = {
     { ngx_string("llamacpp"), &ngx_http_llm_provider_openai,
       ngx_string("/v1"), ngx_null_string, NGX_HTTP_LLM_Q_NO_KEY },
 
+    /* Azure OpenAI: version=YYYY-MM-DD[-preview] (deployment URLs) or v1 */
+
+    { ngx_string("azure"), &ngx_http_llm_provider_azure,
+      ngx_string("/openai"), ngx_null_string, 0 },
+
     /* native formats, translated */
 
     { ngx_string("anthropic"), &ngx_http_llm_provider_anthropic,

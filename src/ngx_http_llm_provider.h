@@ -31,6 +31,7 @@ ngx_chain_t *ngx_http_llm_get_buf(ngx_http_request_t *r, size_t size);
 
 
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_openai;
+extern const ngx_http_llm_provider_t  ngx_http_llm_provider_azure;
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_gemini;
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_anthropic;
 

@@ -139,6 +139,24 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_openai = {
 };
 
 
+/*
+ * Azure OpenAI: the same wire format and functions; only the URL (the
+ * deployment, api-version) and the "api-key" header differ.
+ */
+
+const ngx_http_llm_provider_t  ngx_http_llm_provider_azure = {
+    ngx_string("azure"),
+    ngx_string("/openai"),
+    0,
+    1,                                     /* openai_format */
+    1,                                     /* embeddings */
+    ngx_http_llm_openai_create_request,
+    ngx_http_llm_openai_stream_event,
+    ngx_http_llm_openai_response,
+    ngx_http_llm_openai_error
+};
+
+
 static ngx_int_t
 ngx_http_llm_openai_create_request(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx)
@@ -355,10 +373,21 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char                        *p;
     size_t                         len;
     ngx_buf_t                     *b;
+    ngx_uint_t                     azure, classic;
     ngx_chain_t                   *cl;
     ngx_http_llm_provider_conf_t  *pc;
 
     pc = ctx->provider;
+
+    /*
+     * Azure: "{base}/deployments/{model}{path}?api-version={version}",
+     * or the v1 endpoint "{base}/v1{path}" with "version=v1"
+     */
+
+    azure = (pc->type == &ngx_http_llm_provider_azure);
+    classic = azure
+              && !(pc->version.len == 2
+                   && ngx_strncmp(pc->version.data, "v1", 2) == 0);
 
     len = sizeof("POST ") - 1 + pc->base.len + path->len
           + sizeof(" HTTP/1.1" CRLF) - 1
@@ -369,6 +398,18 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
           + sizeof("Accept-Encoding: identity" CRLF) - 1
           + pc->extra_headers.len
           + sizeof(CRLF) - 1;
+
+    if (classic) {
+        len += sizeof("/deployments/") - 1
+               + ctx->upstream_model.len
+               + 2 * ngx_escape_uri(NULL, ctx->upstream_model.data,
+                                    ctx->upstream_model.len,
+                                    NGX_ESCAPE_URI_COMPONENT)
+               + sizeof("?api-version=") - 1 + pc->version.len;
+
+    } else if (azure) {
+        len += sizeof("/v1") - 1;
+    }
 
     if (pc->key.len) {
         len += sizeof("Authorization: Bearer " CRLF) - 1 + pc->key.len;
@@ -383,7 +424,24 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     p = ngx_cpymem(p, "POST ", sizeof("POST ") - 1);
     p = ngx_cpymem(p, pc->base.data, pc->base.len);
+
+    if (classic) {
+        p = ngx_cpymem(p, "/deployments/", sizeof("/deployments/") - 1);
+        p = (u_char *) ngx_escape_uri(p, ctx->upstream_model.data,
+                                      ctx->upstream_model.len,
+                                      NGX_ESCAPE_URI_COMPONENT);
+
+    } else if (azure) {
+        p = ngx_cpymem(p, "/v1", sizeof("/v1") - 1);
+    }
+
     p = ngx_cpymem(p, path->data, path->len);
+
+    if (classic) {
+        p = ngx_cpymem(p, "?api-version=", sizeof("?api-version=") - 1);
+        p = ngx_cpymem(p, pc->version.data, pc->version.len);
+    }
+
     p = ngx_cpymem(p, " HTTP/1.1" CRLF "Host: ",
                    sizeof(" HTTP/1.1" CRLF "Host: ") - 1);
     p = ngx_cpymem(p, pc->host.data, pc->host.len);
@@ -402,7 +460,12 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     p = ngx_cpymem(p, "Accept-Encoding: identity" CRLF,
                    sizeof("Accept-Encoding: identity" CRLF) - 1);
 
-    if (pc->key.len) {
+    if (pc->key.len && azure) {
+        p = ngx_cpymem(p, "api-key: ", sizeof("api-key: ") - 1);
+        p = ngx_cpymem(p, pc->key.data, pc->key.len);
+        *p++ = CR; *p++ = LF;
+
+    } else if (pc->key.len) {
         p = ngx_cpymem(p, "Authorization: Bearer ",
                        sizeof("Authorization: Bearer ") - 1);
         p = ngx_cpymem(p, pc->key.data, pc->key.len);
@@ -999,9 +1062,10 @@ ngx_http_llm_openai_dialect(ngx_http_llm_provider_conf_t *pc)
 
     flags = 0;
 
-    if ((h->len == sizeof("api.openai.com") - 1
-         && ngx_strncasecmp(h->data, (u_char *) "api.openai.com", h->len)
-            == 0)
+    if (pc->type == &ngx_http_llm_provider_azure
+        || (h->len == sizeof("api.openai.com") - 1
+            && ngx_strncasecmp(h->data, (u_char *) "api.openai.com", h->len)
+               == 0)
         || (h->len > sizeof(".openai.azure.com") - 1
             && ngx_strncasecmp(h->data + h->len
                                - (sizeof(".openai.azure.com") - 1),
@@ -2078,6 +2142,22 @@ ngx_http_llm_openai_translate_event(ngx_http_request_t *r,
             st->bad_json = 1;
         }
 
+        ngx_reset_pool(st->scratch);
+        return NGX_OK;
+    }
+
+    /*
+     * Azure's first chunk: "choices":[] with only the prompt filter
+     * results (PROVIDERS.md 5.1), no id nor model yet: skipped
+     */
+
+    ch = ngx_http_llm_json_get(&js, 0, "choices");
+
+    if (ngx_http_llm_openai_is(&js, ch, ARRAY)
+        && js.toks[ch].size == 0
+        && ngx_http_llm_json_get(&js, 0, "prompt_filter_results") >= 0
+        && ngx_http_llm_json_get(&js, 0, "usage") < 0)
+    {
         ngx_reset_pool(st->scratch);
         return NGX_OK;
     }
