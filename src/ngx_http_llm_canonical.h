@@ -172,6 +172,7 @@ typedef struct {
     ngx_uint_t                  status;     /* ERROR */
     ngx_str_t                   error_type;
     ngx_str_t                   error_message;
+    ngx_str_t                   error_code;  /* OpenAI "code", or null */
 } ngx_http_llm_delta_t;
 
 

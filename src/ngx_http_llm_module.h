@@ -223,6 +223,7 @@ struct ngx_http_llm_ctx_s {
     unsigned                        replace_body:1;
     unsigned                        stream_ended:1;
     unsigned                        inplace:1;  /* body in u->buffer */
+    unsigned                        stream_failed:1; /* error event sent */
 };
 
 

@@ -2008,7 +2008,8 @@ ngx_http_llm_openai_chunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
               + ngx_http_llm_esc_len(&d->error_message)
               + ngx_http_llm_esc_len(&d->error_type)
               + sizeof("The model provider returned an error.") - 1
-              + sizeof("server_error") - 1;
+              + sizeof("server_error") - 1
+              + sizeof("\"\"") - 1 + ngx_http_llm_esc_len(&d->error_code);
         break;
 
     default: /* NGX_HTTP_LLM_DELTA_DONE */
@@ -2108,7 +2109,17 @@ ngx_http_llm_openai_chunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             ngx_http_llm_esc(&type);
         }
 
-        ngx_http_llm_lit("\",\"param\":null,\"code\":null}}\n\n");
+        ngx_http_llm_lit("\",\"param\":null,\"code\":");
+
+        if (d->error_code.len) {
+            ngx_http_llm_lit("\"");
+            ngx_http_llm_esc(&d->error_code);
+            ngx_http_llm_lit("\"}}\n\n");
+
+        } else {
+            ngx_http_llm_lit("null}}\n\n");
+        }
+
         break;
 
     default: /* NGX_HTTP_LLM_DELTA_DONE */

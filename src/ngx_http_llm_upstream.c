@@ -10,6 +10,7 @@
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_provider.h"
+#include "ngx_http_llm_canonical.h"
 #include "ngx_http_llm_error.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_sse.h"
@@ -41,6 +42,8 @@ static ngx_int_t ngx_http_llm_feed_sse(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *p, u_char *last, ngx_chain_t ***ll);
 static ngx_int_t ngx_http_llm_stream_end(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_chain_t ***ll);
+static ngx_int_t ngx_http_llm_stream_fail(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_int_t status, ngx_chain_t ***ll);
 static void ngx_http_llm_abort_request(ngx_http_request_t *r);
 static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -157,6 +160,7 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     /* nothing reached the client yet: translation starts over */
 
     ctx->stream_ended = 0;
+    ctx->stream_failed = 0;
     ctx->in_state = NULL;
     ctx->out_state = NULL;
 
@@ -954,8 +958,11 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
     buf->pos = buf->last;
     buf->last += bytes;
 
-    if (!ctx->streaming) {
-        /* the held body: already translated into u->out_bufs */
+    if (!ctx->streaming || ctx->stream_failed) {
+        /*
+         * the held body: already translated into u->out_bufs; or the
+         * rest of a stream that was ended with an error event
+         */
         buf->pos = buf->last;
         return NGX_OK;
     }
@@ -976,6 +983,10 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
 
         rc = ngx_http_llm_feed_sse(r, ctx, buf->pos, buf->last, &ll);
         buf->pos = buf->last;
+
+        if (rc != NGX_OK) {
+            goto failed;
+        }
 
         if (u->length > 0) {
             u->length -= bytes;
@@ -1004,7 +1015,7 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
             ctx->chunked.size -= n;
 
             if (ngx_http_llm_feed_sse(r, ctx, p, p + n, &ll) != NGX_OK) {
-                return NGX_ERROR;
+                goto failed;
             }
 
             continue;
@@ -1034,10 +1045,24 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upstream sent invalid chunked response");
 
-        return NGX_ERROR;
+        goto failed;
     }
 
     return NGX_OK;
+
+failed:
+
+    /*
+     * The reason is logged already.  The client's stream ends with an
+     * error event and then properly (u->length 0: the last chunk); the
+     * rest of the upstream's body is ignored, its connection closed.
+     */
+
+    buf->pos = buf->last;
+    u->keepalive = 0;
+    u->length = 0;
+
+    return ngx_http_llm_stream_fail(r, ctx, NGX_HTTP_BAD_GATEWAY, &ll);
 }
 
 
@@ -1090,13 +1115,80 @@ static ngx_int_t
 ngx_http_llm_stream_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_chain_t ***ll)
 {
-    if (ctx->stream_ended) {
+    if (ctx->stream_ended || ctx->stream_failed) {
         return NGX_OK;
     }
 
     ctx->stream_ended = 1;
 
     return ctx->provider->type->stream_event(r, ctx, NULL, NULL, ll);
+}
+
+
+/*
+ * The upstream failed after the stream's header went to the client: no
+ * other answer can follow, so the client's stream gets one final error
+ * event in its own format (nothing after it, no [DONE]).  Nothing when
+ * the client's stream was complete already.
+ */
+
+static ngx_int_t
+ngx_http_llm_stream_fail(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t status, ngx_chain_t ***ll)
+{
+    u_char                *p;
+    ngx_str_t              message;
+    ngx_http_llm_delta_t   delta;
+
+    if (ctx->stream_failed) {
+        return NGX_OK;
+    }
+
+    ctx->stream_failed = 1;
+
+    if (status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ngx_str_set(&message, "The model provider timed out in the middle "
+                              "of the stream.");
+
+    } else {
+        ngx_str_set(&message, "The model provider's stream failed before "
+                              "it was complete.");
+    }
+
+    if (ctx->req == NULL) {
+
+        /* passthrough: the OpenAI client's stream, unless [DONE] ended it */
+
+        if (ctx->done) {
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, sizeof("{\"error\":{\"message\":\"\","
+                                        "\"type\":\"api_error\","
+                                        "\"param\":null,\"code\":"
+                                        "\"upstream_error\"}}") - 1
+                                 + message.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        message.data = ngx_sprintf(p, "{\"error\":{\"message\":\"%V\","
+                                   "\"type\":\"api_error\","
+                                   "\"param\":null,\"code\":"
+                                   "\"upstream_error\"}}", &message);
+
+        return ngx_http_llm_emit_event(r, NULL, p, message.data - p, ll);
+    }
+
+    /* translated: the surface writes it, or nothing if it was closed */
+
+    ngx_memzero(&delta, sizeof(ngx_http_llm_delta_t));
+    delta.type = NGX_HTTP_LLM_DELTA_ERROR;
+    delta.error_message = message;
+    ngx_str_set(&delta.error_type, "api_error");
+    ngx_str_set(&delta.error_code, "upstream_error");
+
+    return ngx_http_llm_emit_delta(r, ctx, &delta, ll);
 }
 
 
@@ -1168,11 +1260,89 @@ ngx_http_llm_abort_request(ngx_http_request_t *r)
 }
 
 
+/*
+ * Called first by ngx_http_upstream_finalize_request().  Once a stream's
+ * header went to the client, nginx itself would only close the
+ * connection on an upstream failure (reset, premature close, timeout:
+ * rc 502 or 504, logged by nginx): the client's stream gets its final
+ * error event and the last chunk here instead, so it ends properly.
+ * A stream delimited by the connection's close (rc 0) is closed by the
+ * adapter here, as after the last chunk.
+ */
+
 static void
 ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 {
+    ngx_buf_t            *b;
+    ngx_chain_t          *out, *cl, **ll;
+    ngx_http_llm_ctx_t   *ctx;
+    ngx_http_upstream_t  *u;
+
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "finalize http llm request: %i", rc);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+    u = r->upstream;
+
+    if (ctx == NULL || !ctx->streaming || u == NULL || !u->header_sent
+        || r->header_only || r->connection->error
+        || rc == NGX_DECLINED
+        || rc == NGX_HTTP_REQUEST_TIME_OUT
+        || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)
+    {
+        return;
+    }
+
+    /* events built but not sent yet go first */
+
+    out = u->out_bufs;
+    u->out_bufs = NULL;
+
+    for (ll = &out; *ll; ll = &(*ll)->next) { /* void */ }
+
+    if (rc == NGX_OK) {
+        if (ngx_http_llm_stream_end(r, ctx, &ll) != NGX_OK) {
+            return;
+        }
+
+    } else {
+        if (!ctx->stream_failed) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "llm stream ended with an error event after "
+                          "the upstream failed (%i)", rc);
+        }
+
+        if (ngx_http_llm_stream_fail(r, ctx,
+                                     rc == NGX_HTTP_GATEWAY_TIME_OUT
+                                     ? NGX_HTTP_GATEWAY_TIME_OUT
+                                     : NGX_HTTP_BAD_GATEWAY, &ll)
+            != NGX_OK)
+        {
+            return;
+        }
+
+        /* the last chunk: nginx itself only flushes after an error */
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return;
+        }
+
+        b->last_buf = 1;
+
+        cl = ngx_alloc_chain_link(r->pool);
+        if (cl == NULL) {
+            return;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+        *ll = cl;
+    }
+
+    if (out) {
+        (void) ngx_http_output_filter(r, out);
+    }
 }
 
 

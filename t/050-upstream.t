@@ -796,7 +796,8 @@ upstream timed out (110: Connection timed out) while reading response header fro
 
 
 
-=== TEST 25: llm_read_timeout between two stream events: the stream is cut
+=== TEST 25: llm_read_timeout between two stream events: the stream ends
+with an error event (t/160-upstream-faults.t)
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
                  base=/mock key=none;
@@ -820,6 +821,8 @@ upstream timed out (110: Connection timed out) while reading response header fro
 "POST /v1/chat/completions HTTP/1.0\n$::Stream"
 --- response_body eval
 'data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}
+
+data: {"error":{"message":"The model provider timed out in the middle of the stream.","type":"api_error","param":null,"code":"upstream_error"}}
 
 '
 --- error_log
