@@ -1655,3 +1655,24 @@ no llm_ssl_trusted_certificate for llm_ssl_verify
 --- error_log
 [emerg]
 SSL_CTX_load_verify_locations("/nonexistent/ca.pem") failed
+
+
+
+=== TEST 95: llm_provider: header= may not set a framing header
+--- http_config
+    llm_provider p type=openai upstream=127.0.0.1:1 key=none
+                 header=content-length:5;
+--- must_die
+--- error_log
+[emerg]
+header "Content-Length" in llm_provider "p" is set by the module
+
+
+
+=== TEST 96: llm_provider: header= may not set Host
+--- http_config
+    llm_provider p type=openai upstream=127.0.0.1:1 key=none header=Host:x;
+--- must_die
+--- error_log
+[emerg]
+header "Host" in llm_provider "p" is set by the module
