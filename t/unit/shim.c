@@ -180,3 +180,47 @@ ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
 
     return 0;
 }
+
+
+/*
+ * URI escaping for the harnesses: every byte outside RFC 3986's
+ * unreserved set is escaped, whatever the type (nginx's own tables are
+ * finer; the harnesses only need a valid escape).
+ */
+
+uintptr_t
+ngx_escape_uri(u_char *dst, u_char *src, size_t size, ngx_uint_t type)
+{
+    u_char      ch;
+    ngx_uint_t  n;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    n = 0;
+
+    while (size--) {
+        ch = *src++;
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'
+            || ch == '_' || ch == '~')
+        {
+            if (dst) {
+                *dst++ = ch;
+            }
+
+            continue;
+        }
+
+        if (dst) {
+            *dst++ = '%';
+            *dst++ = hex[ch >> 4];
+            *dst++ = hex[ch & 0xf];
+
+        } else {
+            n++;
+        }
+    }
+
+    return dst ? (uintptr_t) dst : (uintptr_t) n;
+}
