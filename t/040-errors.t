@@ -596,11 +596,12 @@ upstream sent too large response: more than 64 bytes
 
 
 
-=== TEST 32: compressed response (Content-Encoding: gzip): 502
+=== TEST 32: compressed response in an encoding not decoded (br): 502
+(gzip and deflate are decoded: t/160-upstream-faults.t)
 --- config
     location = /mock/chat/completions {
         default_type application/json;
-        add_header Content-Encoding gzip;
+        add_header Content-Encoding br;
         return 200 '{"id":"chatcmpl-1","object":"chat.completion","choices":[]}';
     }
 --- request eval
@@ -612,7 +613,7 @@ upstream sent too large response: more than 64 bytes
 --- grep_error_log_out
 [error]
 --- error_log
-upstream sent a compressed response ("gzip") though identity was requested
+upstream sent a compressed response ("br") though identity was requested
 
 
 

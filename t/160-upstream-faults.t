@@ -1,3 +1,8 @@
+# A provider that compresses its answer though the module asks for
+# identity (B3 row 22, A6): gzip and deflate bodies are decoded, held ones
+# up to llm_max_response_size, streams piece by piece with a ratio cap;
+# a bomb, a truncated or invalid body, br: a clean 502 or error event.
+#
 # Upstream faults after a stream's header reached the client (the B3
 # fault matrix, rows 14-18 and 23): the upstream resets the connection
 # after some events, closes it without the terminating chunk, sends
@@ -12,6 +17,10 @@
 
 use Test::Nginx::Socket 'no_plan';
 
+use Compress::Raw::Zlib qw(WANT_GZIP Z_SYNC_FLUSH Z_OK);
+use IO::Compress::Gzip ();
+use IO::Compress::Deflate ();
+use IO::Compress::RawDeflate ();
 use IO::Socket::INET ();
 use Socket qw(SOL_SOCKET SO_LINGER);
 use POSIX ();
@@ -74,6 +83,64 @@ our $ChatClaude = '{"model":"claude","stream":true,'
                   . '"messages":[{"role":"user","content":"hi"}]}';
 our $Msg = '{"model":"%s","max_tokens":100,"stream":true,'
            . '"messages":[{"role":"user","content":"hi"}]}';
+
+our @AntEnd = (
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\","
+    . "\"index\":0}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":"
+    . "{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+our $NoStream = '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}';
+
+our $Completion = '{"id":"chatcmpl-1","object":"chat.completion",'
+    . '"model":"gpt-4o","choices":[{"index":0,"message":'
+    . '{"role":"assistant","content":"Hello"},"finish_reason":"stop"}],'
+    . '"usage":{"prompt_tokens":5,"completion_tokens":1,"total_tokens":6}}';
+
+sub gz { my ($in, $out) = shift; IO::Compress::Gzip::gzip(\$in => \$out); $out }
+sub zl { my ($in, $out) = shift; IO::Compress::Deflate::deflate(\$in => \$out);
+         $out }
+sub rawdefl { my ($in, $out) = shift;
+              IO::Compress::RawDeflate::rawdeflate(\$in => \$out); $out }
+
+# a held answer with the given Content-Encoding
+sub enc_reply {
+    my ($enc, $body) = @_;
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+           . "Content-Encoding: $enc\r\nContent-Length: " . length($body)
+           . "\r\nConnection: close\r\n\r\n$body";
+}
+
+# the events gzip-compressed as a stream, each flushed (Z_SYNC_FLUSH), one
+# chunk per event; the gzip trailer in a last chunk unless $open
+sub gz_stream {
+    my ($open, @events) = @_;
+
+    my ($d, $st) = Compress::Raw::Zlib::Deflate->new(-WindowBits => WANT_GZIP,
+                                                     -AppendOutput => 1);
+    die "deflate: $st" if $st != Z_OK;
+
+    my @out;
+
+    for my $e (@events) {
+        my $o = '';
+        $d->deflate($e, $o);
+        $d->flush($o, Z_SYNC_FLUSH);
+        push @out, $o;
+    }
+
+    if (!$open) {
+        my $o = '';
+        $d->flush($o);
+        push @out, $o;
+    }
+
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+           . "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+           . chunk(@out) . "0\r\n\r\n";
+}
 
 # --- a provider that resets its connections after a few events -------------
 
@@ -441,3 +508,170 @@ $::Head . ::chunk($::AntEvents[0] . $::AntEvents[1]
 ::tail_re(::ant_err($::Broke))
 --- error_log
 upstream sent too large SSE event
+
+
+
+=== TEST 19: compression: a gzip answer is decoded
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::enc_reply('gzip', ::gz($::Completion))
+--- request eval
+"POST /v1/chat/completions\n$::NoStream"
+--- error_code: 200
+--- response_headers
+Content-Encoding:
+--- response_body eval: $::Completion
+--- grep_error_log eval: qr/\[error\]/
+--- grep_error_log_out
+
+
+
+=== TEST 20: compression: deflate (zlib), chunked, to an Anthropic client
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+my $z = ::zl($::Completion);
+"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+. "Content-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n\r\n"
+. ::chunk(substr($z, 0, 10), substr($z, 10)) . "0\r\n\r\n"
+--- request eval
+"POST /v1/messages\n" . sprintf($::Msg, 'gpt-4o') =~ s/"stream":true,//r
+--- error_code: 200
+--- response_body_like: "text":"Hello"
+--- grep_error_log eval: qr/\[error\]/
+--- grep_error_log_out
+
+
+
+=== TEST 21: compression: deflate sent as raw deflate data
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::enc_reply('deflate', ::rawdefl($::Completion))
+--- request eval
+"POST /v1/chat/completions\n$::NoStream"
+--- error_code: 200
+--- response_body eval: $::Completion
+--- grep_error_log eval: qr/\[error\]/
+--- grep_error_log_out
+
+
+
+=== TEST 22: compression: two gzip members one after the other
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+::enc_reply('x-gzip', ::gz(substr($::Completion, 0, 40))
+. ::gz(substr($::Completion, 40)))
+--- request eval
+"POST /v1/chat/completions\n$::NoStream"
+--- error_code: 200
+--- response_body eval: $::Completion
+--- grep_error_log eval: qr/\[error\]/
+--- grep_error_log_out
+
+
+
+=== TEST 23: compression: a gzip bomb (16 KB to 16 MB) ends in a 502 at
+llm_max_response_size
+--- config
+    location /v1/ {
+        llm_pass;
+        llm_max_response_size 1m;
+    }
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::enc_reply('gzip', ::gz("\0" x 16_000_000))
+--- request eval
+"POST /v1/chat/completions\n$::NoStream"
+--- error_code: 502
+--- response_body_like: ^\{"error":\{"message":".*","type":"[a-z_]+"
+--- error_log
+upstream sent a compressed response of more than 1048576 bytes decoded
+
+
+
+=== TEST 24: compression: a truncated gzip answer is a 502
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+my $z = ::gz($::Completion);
+::enc_reply('gzip', substr($z, 0, length($z) - 12))
+--- request eval
+"POST /v1/chat/completions\n$::NoStream"
+--- error_code: 502
+--- error_log
+upstream sent a truncated compressed response
+
+
+
+=== TEST 25: compression: invalid gzip data is a 502
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::enc_reply('gzip', $::Completion)
+--- request eval
+"POST /v1/chat/completions\n$::NoStream"
+--- error_code: 502
+--- error_log
+upstream sent invalid gzip data
+
+
+
+=== TEST 26: compression: br stays a 502
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::enc_reply('br', $::Completion)
+--- request eval
+"POST /v1/chat/completions\n$::NoStream"
+--- error_code: 502
+--- error_log
+upstream sent a compressed response ("br") though identity was requested
+
+
+
+=== TEST 27: compression: a gzip stream, flushed per event, passthrough
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+::gz_stream(0, map { ::oai_sse($_) } @::OaiEvents, '[DONE]')
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 200
+--- response_headers
+Content-Encoding:
+--- response_body eval
+::oai_sse(@::OaiEvents, '[DONE]')
+--- grep_error_log eval: qr/\[error\]/
+--- grep_error_log_out
+
+
+
+=== TEST 28: compression: a gzip stream of an Anthropic provider, to an
+OpenAI client: translated as the plain one
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::gz_stream(0, @::AntEvents, @::AntEnd)
+--- request eval
+"POST /v1/chat/completions\n$::ChatClaude"
+--- error_code: 200
+--- response_body_like eval
+qr/"content":"Hel".*"finish_reason":"stop".*\n\ndata: \[DONE\]\n\n\z/s
+--- grep_error_log eval: qr/\[error\]/
+--- grep_error_log_out
+
+
+
+=== TEST 29: compression: a gzip stream that is a bomb: the ratio cap,
+an error event
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval
+::gz_stream(0, ::oai_sse($::OaiEvents[0]), ": " . (" " x 30_000_000) . "\n")
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 200
+--- response_body eval
+::oai_sse($::OaiEvents[0]) . ::oai_err($::Broke)
+--- error_log
+upstream sent a compressed stream that decodes to more than 100 times its size
+
+
+
+=== TEST 30: compression: a gzip stream without its end: an error event
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_reply eval: ::gz_stream(1, map { ::oai_sse($_) } @::OaiEvents)
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 200
+--- response_body eval
+::oai_sse(@::OaiEvents) . ::oai_err($::Broke)
+--- error_log
+upstream sent a truncated compressed stream
