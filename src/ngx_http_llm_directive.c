@@ -20,21 +20,6 @@ static ngx_int_t ngx_http_llm_read_key(ngx_conf_t *cf,
 static ngx_int_t ngx_http_llm_valid_token(ngx_str_t *s);
 
 
-static ngx_str_t  ngx_http_llm_own_headers[] = {
-    ngx_string("Host"),
-    ngx_string("Content-Length"),
-    ngx_string("Content-Type"),
-    ngx_string("Transfer-Encoding"),
-    ngx_string("Connection"),
-    ngx_string("Keep-Alive"),
-    ngx_string("TE"),
-    ngx_string("Trailer"),
-    ngx_string("Upgrade"),
-    ngx_string("Accept-Encoding"),
-    ngx_null_string
-};
-
-
 char *
 ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -47,7 +32,6 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_url_t                       url;
     ngx_int_t                       n;
     ngx_uint_t                      i, optional, has_key, tls_set, beta;
-    ngx_str_t                      *hp;
     ngx_keyval_t                   *kv;
     ngx_http_llm_provider_conf_t   *pc, **ppc;
     const ngx_http_llm_preset_t    *preset;
@@ -177,20 +161,6 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                 return NGX_CONF_ERROR;
             }
 
-            /* the framing and hop-by-hop headers are the module's */
-
-            for (hp = ngx_http_llm_own_headers; hp->len; hp++) {
-                if ((size_t) (p - s.data) == hp->len
-                    && ngx_strncasecmp(s.data, hp->data, hp->len) == 0)
-                {
-                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                       "header \"%V\" in llm_provider "
-                                       "\"%V\" is set by the module",
-                                       hp, &pc->name);
-                    return NGX_CONF_ERROR;
-                }
-            }
-
             if (pc->headers == NULL) {
                 pc->headers = ngx_array_create(cf->pool, 2,
                                                sizeof(ngx_keyval_t));
@@ -232,6 +202,21 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
             if (pc->version.len == 0
                 || ngx_http_llm_valid_token(&pc->version) != NGX_OK)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "region=", 7) == 0) {
+            pc->region.data = value[i].data + 7;
+            pc->region.len = value[i].len - 7;
+
+            if (pc->region.len == 0
+                || ngx_http_llm_valid_token(&pc->region) != NGX_OK
+                || ngx_strlchr(pc->region.data,
+                               pc->region.data + pc->region.len, '/'))
             {
                 goto invalid;
             }
@@ -310,6 +295,18 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if ((preset->adapter == &ngx_http_llm_provider_bedrock)
+        != (pc->region.len != 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           pc->region.len
+                           ? "\"region\" of llm_provider \"%V\" is only "
+                             "for type=bedrock"
+                           : "llm_provider \"%V\" of type \"bedrock\" needs "
+                             "\"region=\"", &pc->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (pc->max_tokens && preset->adapter->openai_format) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"max_tokens\" of llm_provider \"%V\" is only "
@@ -342,6 +339,22 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     pc->upstream = ngx_http_upstream_add(cf, &url, 0);
     if (pc->upstream == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    if (pc->host.len == 0 && pc->tls
+        && preset->adapter == &ngx_http_llm_provider_bedrock)
+    {
+        /* bedrock-runtime.{region}.amazonaws.com */
+
+        pc->host.len = sizeof("bedrock-runtime..amazonaws.com") - 1
+                       + pc->region.len;
+        pc->host.data = ngx_pnalloc(cf->pool, pc->host.len);
+        if (pc->host.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(pc->host.data, "bedrock-runtime.%V.amazonaws.com",
+                    &pc->region);
     }
 
     if (pc->host.len == 0) {

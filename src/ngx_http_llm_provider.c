@@ -66,6 +66,11 @@ static const ngx_http_llm_preset_t  ngx_http_llm_presets[] = {
       ngx_string("/v1beta"), ngx_string("generativelanguage.googleapis.com"),
       0 },
 
+    /* AWS Bedrock Converse: region=, key=ACCESS_KEY_ID:SECRET[:TOKEN] */
+
+    { ngx_string("bedrock"), &ngx_http_llm_provider_bedrock,
+      ngx_string(""), ngx_null_string, 0 },
+
     { ngx_null_string, NULL, ngx_null_string, ngx_null_string, 0 }
 };
 

@@ -34,6 +34,7 @@ extern const ngx_http_llm_provider_t  ngx_http_llm_provider_openai;
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_azure;
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_gemini;
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_anthropic;
+extern const ngx_http_llm_provider_t  ngx_http_llm_provider_bedrock;
 
 
 #endif /* _NGX_HTTP_LLM_PROVIDER_H_INCLUDED_ */

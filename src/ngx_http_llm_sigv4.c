@@ -1,0 +1,270 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include "ngx_http_llm_sigv4.h"
+
+
+#define NGX_HTTP_LLM_SHA256_LEN  32
+
+
+static void ngx_http_llm_sigv4_sha256_hex(u_char *data, size_t len,
+    u_char *hex);
+static ngx_int_t ngx_http_llm_sigv4_hmac(u_char *key, size_t klen,
+    u_char *data, size_t len, u_char *out);
+static u_char *ngx_http_llm_sigv4_uri(u_char *p, ngx_str_t *path);
+
+
+ngx_int_t
+ngx_http_llm_sigv4_authorization(ngx_pool_t *pool, ngx_http_llm_sigv4_t *s,
+    ngx_str_t *out)
+{
+    u_char      *creq, *p, *sts, *k;
+    u_char       hash[2 * NGX_HTTP_LLM_SHA256_LEN];
+    u_char       key[NGX_HTTP_LLM_SHA256_LEN], sig[NGX_HTTP_LLM_SHA256_LEN];
+    size_t       len, slen;
+    ngx_uint_t   i;
+
+    if (s->amz_date.len != 16) {
+        return NGX_ERROR;
+    }
+
+    /* the canonical request */
+
+    len = s->method.len + 1 + 3 * s->path.len + 1 + s->query.len + 1
+          + 1 + 2 * NGX_HTTP_LLM_SHA256_LEN;
+
+    for (i = 0; i < s->nheaders; i++) {
+        len += 2 * (s->headers[i].key.len + 1) + s->headers[i].value.len + 1;
+    }
+
+    creq = ngx_pnalloc(pool, len);
+    if (creq == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(creq, s->method.data, s->method.len);
+    *p++ = LF;
+    p = ngx_http_llm_sigv4_uri(p, &s->path);
+    *p++ = LF;
+    p = ngx_cpymem(p, s->query.data, s->query.len);
+    *p++ = LF;
+
+    for (i = 0; i < s->nheaders; i++) {
+        p = ngx_cpymem(p, s->headers[i].key.data, s->headers[i].key.len);
+        *p++ = ':';
+        p = ngx_cpymem(p, s->headers[i].value.data, s->headers[i].value.len);
+        *p++ = LF;
+    }
+
+    *p++ = LF;
+
+    for (i = 0; i < s->nheaders; i++) {
+        if (i) {
+            *p++ = ';';
+        }
+
+        p = ngx_cpymem(p, s->headers[i].key.data, s->headers[i].key.len);
+    }
+
+    *p++ = LF;
+
+    ngx_http_llm_sigv4_sha256_hex(s->payload.data, s->payload.len, p);
+    p += 2 * NGX_HTTP_LLM_SHA256_LEN;
+
+    ngx_http_llm_sigv4_sha256_hex(creq, p - creq, hash);
+
+    /* the string to sign */
+
+    slen = sizeof("AWS4-HMAC-SHA256" "\n") - 1 + 16 + 1
+           + 8 + 1 + s->region.len + 1 + s->service.len
+           + sizeof("/aws4_request" "\n") - 1 + 2 * NGX_HTTP_LLM_SHA256_LEN;
+
+    sts = ngx_pnalloc(pool, slen);
+    if (sts == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(sts, "AWS4-HMAC-SHA256\n",
+                   sizeof("AWS4-HMAC-SHA256\n") - 1);
+    p = ngx_cpymem(p, s->amz_date.data, 16);
+    *p++ = LF;
+    p = ngx_cpymem(p, s->amz_date.data, 8);
+    *p++ = '/';
+    p = ngx_cpymem(p, s->region.data, s->region.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, s->service.data, s->service.len);
+    p = ngx_cpymem(p, "/aws4_request\n", sizeof("/aws4_request\n") - 1);
+    p = ngx_cpymem(p, hash, 2 * NGX_HTTP_LLM_SHA256_LEN);
+
+    /* the signing key */
+
+    k = ngx_pnalloc(pool, 4 + s->secret_key.len);
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(k, "AWS4", 4);
+    ngx_memcpy(k + 4, s->secret_key.data, s->secret_key.len);
+
+    if (ngx_http_llm_sigv4_hmac(k, 4 + s->secret_key.len,
+                                s->amz_date.data, 8, key)
+           != NGX_OK
+        || ngx_http_llm_sigv4_hmac(key, sizeof(key), s->region.data,
+                                   s->region.len, key)
+           != NGX_OK
+        || ngx_http_llm_sigv4_hmac(key, sizeof(key), s->service.data,
+                                   s->service.len, key)
+           != NGX_OK
+        || ngx_http_llm_sigv4_hmac(key, sizeof(key),
+                                   (u_char *) "aws4_request",
+                                   sizeof("aws4_request") - 1, key)
+           != NGX_OK
+        || ngx_http_llm_sigv4_hmac(key, sizeof(key), sts, p - sts, sig)
+           != NGX_OK)
+    {
+        ngx_explicit_memzero(k, 4 + s->secret_key.len);
+        ngx_explicit_memzero(key, sizeof(key));
+        return NGX_ERROR;
+    }
+
+    ngx_explicit_memzero(k, 4 + s->secret_key.len);
+    ngx_explicit_memzero(key, sizeof(key));
+
+    /* the header value */
+
+    len = sizeof("AWS4-HMAC-SHA256 Credential=") - 1 + s->access_key.len
+          + 1 + 8 + 1 + s->region.len + 1 + s->service.len
+          + sizeof("/aws4_request, SignedHeaders=") - 1
+          + sizeof(", Signature=") - 1 + 2 * NGX_HTTP_LLM_SHA256_LEN;
+
+    for (i = 0; i < s->nheaders; i++) {
+        len += s->headers[i].key.len + 1;
+    }
+
+    out->data = ngx_pnalloc(pool, len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(out->data, "AWS4-HMAC-SHA256 Credential=",
+                   sizeof("AWS4-HMAC-SHA256 Credential=") - 1);
+    p = ngx_cpymem(p, s->access_key.data, s->access_key.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, s->amz_date.data, 8);
+    *p++ = '/';
+    p = ngx_cpymem(p, s->region.data, s->region.len);
+    *p++ = '/';
+    p = ngx_cpymem(p, s->service.data, s->service.len);
+    p = ngx_cpymem(p, "/aws4_request, SignedHeaders=",
+                   sizeof("/aws4_request, SignedHeaders=") - 1);
+
+    for (i = 0; i < s->nheaders; i++) {
+        if (i) {
+            *p++ = ';';
+        }
+
+        p = ngx_cpymem(p, s->headers[i].key.data, s->headers[i].key.len);
+    }
+
+    p = ngx_cpymem(p, ", Signature=", sizeof(", Signature=") - 1);
+    p = ngx_hex_dump(p, sig, sizeof(sig));
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_http_llm_sigv4_date(u_char *p, time_t t)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_sprintf(p, "%4d%02d%02dT%02d%02d%02dZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/*
+ * Every byte but the unreserved ones and "/" is encoded again: the
+ * "%3A" of the path is signed as "%253A" (all services but S3)
+ */
+
+static u_char *
+ngx_http_llm_sigv4_uri(u_char *p, ngx_str_t *path)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    if (path->len == 0) {
+        *p++ = '/';
+        return p;
+    }
+
+    for (i = 0; i < path->len; i++) {
+        c = path->data[i];
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9')
+            || c == '-' || c == '_' || c == '.' || c == '~' || c == '/')
+        {
+            *p++ = c;
+            continue;
+        }
+
+        *p++ = '%';
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 0xf];
+    }
+
+    return p;
+}
+
+
+static void
+ngx_http_llm_sigv4_sha256_hex(u_char *data, size_t len, u_char *hex)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  n;
+
+    n = 0;
+
+    if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1
+        || n != NGX_HTTP_LLM_SHA256_LEN)
+    {
+        ngx_memzero(md, NGX_HTTP_LLM_SHA256_LEN);
+    }
+
+    (void) ngx_hex_dump(hex, md, NGX_HTTP_LLM_SHA256_LEN);
+}
+
+
+static ngx_int_t
+ngx_http_llm_sigv4_hmac(u_char *key, size_t klen, u_char *data, size_t len,
+    u_char *out)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  n;
+
+    if (HMAC(EVP_sha256(), key, (int) klen, data, len, md, &n) == NULL
+        || n != NGX_HTTP_LLM_SHA256_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out, md, NGX_HTTP_LLM_SHA256_LEN);
+
+    return NGX_OK;
+}
