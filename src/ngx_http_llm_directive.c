@@ -20,6 +20,21 @@ static ngx_int_t ngx_http_llm_read_key(ngx_conf_t *cf,
 static ngx_int_t ngx_http_llm_valid_token(ngx_str_t *s);
 
 
+static ngx_str_t  ngx_http_llm_own_headers[] = {
+    ngx_string("Host"),
+    ngx_string("Content-Length"),
+    ngx_string("Content-Type"),
+    ngx_string("Transfer-Encoding"),
+    ngx_string("Connection"),
+    ngx_string("Keep-Alive"),
+    ngx_string("TE"),
+    ngx_string("Trailer"),
+    ngx_string("Upgrade"),
+    ngx_string("Accept-Encoding"),
+    ngx_null_string
+};
+
+
 char *
 ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -32,6 +47,7 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_url_t                       url;
     ngx_int_t                       n;
     ngx_uint_t                      i, optional, has_key, tls_set, beta;
+    ngx_str_t                      *hp;
     ngx_keyval_t                   *kv;
     ngx_http_llm_provider_conf_t   *pc, **ppc;
     const ngx_http_llm_preset_t    *preset;
@@ -159,6 +175,20 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                                    "\"%V\", use header=Name:value",
                                    &s, &pc->name);
                 return NGX_CONF_ERROR;
+            }
+
+            /* the framing and hop-by-hop headers are the module's */
+
+            for (hp = ngx_http_llm_own_headers; hp->len; hp++) {
+                if ((size_t) (p - s.data) == hp->len
+                    && ngx_strncasecmp(s.data, hp->data, hp->len) == 0)
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "header \"%V\" in llm_provider "
+                                       "\"%V\" is set by the module",
+                                       hp, &pc->name);
+                    return NGX_CONF_ERROR;
+                }
             }
 
             if (pc->headers == NULL) {

@@ -207,6 +207,7 @@ struct ngx_http_llm_ctx_s {
     ngx_chain_t                    *out;        /* built response body */
     ngx_chain_t                    *error_out;  /* replaces nginx's page */
     void                           *sse;        /* ngx_http_llm_sse_t */
+    void                           *inflate;    /* Content-Encoding: gzip */
 
     ngx_http_llm_usage_t            usage;
     ngx_uint_t                      upstream_status;
@@ -225,6 +226,7 @@ struct ngx_http_llm_ctx_s {
     unsigned                        stream_ended:1;
     unsigned                        inplace:1;  /* body in u->buffer */
     unsigned                        stream_failed:1; /* error event sent */
+    unsigned                        encoding:2; /* gzip or deflate body */
     unsigned                        eventstream:1; /* AWS binary frames */
 };
 

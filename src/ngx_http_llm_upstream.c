@@ -16,11 +16,40 @@
 #include "ngx_http_llm_sse.h"
 #include "ngx_http_llm_eventstream.h"
 
+#include <zlib.h>
+
 
 /* response parsing states, ctx->rstate */
 #define NGX_HTTP_LLM_RS_STATUS   0
 #define NGX_HTTP_LLM_RS_HEADERS  1
 #define NGX_HTTP_LLM_RS_BODY     2
+
+
+/* ctx->encoding: what the provider sent though identity was asked for */
+#define NGX_HTTP_LLM_ENC_GZIP     1
+#define NGX_HTTP_LLM_ENC_DEFLATE  2
+
+/*
+ * A compressed stream is decoded piece by piece; it may not decode to
+ * more than NGX_HTTP_LLM_INFLATE_RATIO times its compressed size (plus
+ * NGX_HTTP_LLM_INFLATE_SLACK), so that one read of a gzip bomb cannot
+ * turn into megabytes of output.  A held body is capped by
+ * llm_max_response_size instead.
+ */
+#define NGX_HTTP_LLM_INFLATE_RATIO  100
+#define NGX_HTTP_LLM_INFLATE_SLACK  65536
+#define NGX_HTTP_LLM_INFLATE_BUF    8192
+
+
+typedef struct {
+    z_stream                  zs;
+    ngx_uint_t                encoding;
+    off_t                     in;       /* compressed bytes so far */
+    off_t                     out;      /* decoded bytes so far */
+    u_char                   *buf;      /* a stream's decoded piece */
+    unsigned                  raw:1;    /* deflate without zlib header */
+    unsigned                  end:1;    /* at the end of a member */
+} ngx_http_llm_inflate_t;
 
 
 static ngx_int_t ngx_http_llm_create_request(ngx_http_request_t *r);
@@ -37,6 +66,16 @@ static ngx_int_t ngx_http_llm_finish_held(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_map_error(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body);
+static ngx_int_t ngx_http_llm_inflate_init(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_inflate_cleanup(void *data);
+static ngx_int_t ngx_http_llm_inflate(ngx_http_request_t *r,
+    ngx_http_llm_inflate_t *inf, u_char **pos, u_char *last, u_char *out,
+    size_t size, size_t *n);
+static ngx_int_t ngx_http_llm_inflate_held(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_feed(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *p, u_char *last, ngx_chain_t ***ll);
 static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_feed_sse(ngx_http_request_t *r,
@@ -157,6 +196,8 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->hold = NULL;
     ctx->out = NULL;
     ctx->chunked_in = 0;
+    ctx->encoding = 0;
+    ctx->inflate = NULL;
     ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
     ngx_memzero(&ctx->usage, sizeof(ngx_http_llm_usage_t));
 
@@ -242,6 +283,10 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
             ctx->first_byte_msec = ngx_current_msec;
         }
 
+        if (ctx->encoding && ngx_http_llm_inflate_init(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         /* a successful stream goes to the client event by event */
 
         /* AWS event-stream frames (Bedrock) are decoded into events */
@@ -315,6 +360,14 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ctx->inflate) {
+        rc = ngx_http_llm_inflate_held(r, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     rc = ngx_http_llm_finish_held(r, ctx);
@@ -436,20 +489,41 @@ ngx_http_llm_process_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             h->next = NULL;
 #endif
 
-            /* identity was asked for; anything else cannot be parsed */
+            /*
+             * identity was asked for; gzip and deflate are decoded
+             * anyway, anything else cannot be parsed
+             */
 
             if (h->key.len == sizeof("Content-Encoding") - 1
                 && ngx_strncmp(h->lowcase_key, "content-encoding",
-                               sizeof("Content-Encoding") - 1) == 0
-                && !(h->value.len == sizeof("identity") - 1
-                     && ngx_strcasecmp(h->value.data,
-                                       (u_char *) "identity") == 0))
+                               sizeof("Content-Encoding") - 1) == 0)
             {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "upstream sent a compressed response "
-                              "(\"%V\") though identity was requested",
-                              &h->value);
-                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                if (ngx_strcasecmp(h->value.data, (u_char *) "gzip") == 0
+                    || ngx_strcasecmp(h->value.data, (u_char *) "x-gzip")
+                       == 0)
+                {
+                    ctx->encoding = NGX_HTTP_LLM_ENC_GZIP;
+
+                } else if (ngx_strcasecmp(h->value.data,
+                                          (u_char *) "deflate")
+                           == 0)
+                {
+                    ctx->encoding = NGX_HTTP_LLM_ENC_DEFLATE;
+
+                } else if (ngx_strcasecmp(h->value.data,
+                                          (u_char *) "identity")
+                           != 0)
+                {
+                    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                                  "upstream sent a compressed response "
+                                  "(\"%V\") though identity was requested",
+                                  &h->value);
+                    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+                }
+
+                /* the client gets the decoded body: not passed on */
+
+                continue;
             }
 
             hh = ngx_hash_find(&umcf->headers_in_hash, h->hash,
@@ -886,6 +960,297 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 
 static ngx_int_t
+ngx_http_llm_inflate_init(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_llm_inflate_t  *inf;
+
+    if (ctx->inflate) {
+        return NGX_OK;
+    }
+
+    inf = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_inflate_t));
+    if (inf == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    inf->encoding = ctx->encoding;
+
+    /* gzip, or zlib: both recognized by their header */
+
+    if (inflateInit2(&inf->zs, MAX_WBITS + 32) != Z_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "inflateInit2() failed");
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_llm_inflate_cleanup;
+    cln->data = inf;
+
+    ctx->inflate = inf;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm upstream body is compressed: %ui",
+                   inf->encoding);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_inflate_cleanup(void *data)
+{
+    ngx_http_llm_inflate_t  *inf = data;
+
+    inflateEnd(&inf->zs);
+}
+
+
+/*
+ * Decodes from [*pos, last) into [out, out + size), *n bytes.  NGX_OK:
+ * call again, more may come out; NGX_AGAIN: the input is used up;
+ * NGX_ERROR: invalid data, logged.  Members one after another (gzip)
+ * are decoded one after another.
+ */
+
+static ngx_int_t
+ngx_http_llm_inflate(ngx_http_request_t *r, ngx_http_llm_inflate_t *inf,
+    u_char **pos, u_char *last, u_char *out, size_t size, size_t *n)
+{
+    int        rc;
+    u_char    *start;
+    z_stream  *zs;
+
+    zs = &inf->zs;
+    start = *pos;
+    *n = 0;
+
+    if (inf->end) {
+        if (start == last) {
+            return NGX_AGAIN;
+        }
+
+        /* another member */
+
+        if (inflateReset(zs) != Z_OK) {
+            return NGX_ERROR;
+        }
+
+        inf->end = 0;
+    }
+
+    zs->next_in = start;
+    zs->avail_in = last - start;
+    zs->next_out = out;
+    zs->avail_out = size;
+
+    rc = inflate(zs, Z_SYNC_FLUSH);
+
+    if (rc == Z_DATA_ERROR && inf->encoding == NGX_HTTP_LLM_ENC_DEFLATE
+        && !inf->raw && inf->in == 0 && inf->out == 0
+        && zs->avail_out == size)
+    {
+        /* "deflate" sent as raw deflate data, without the zlib header */
+
+        if (inflateReset2(zs, -MAX_WBITS) != Z_OK) {
+            return NGX_ERROR;
+        }
+
+        inf->raw = 1;
+
+        zs->next_in = start;
+        zs->avail_in = last - start;
+        zs->next_out = out;
+        zs->avail_out = size;
+
+        rc = inflate(zs, Z_SYNC_FLUSH);
+    }
+
+    *pos = zs->next_in;
+    *n = size - zs->avail_out;
+
+    inf->in += zs->next_in - start;
+    inf->out += *n;
+
+    switch (rc) {
+
+    case Z_STREAM_END:
+        inf->end = 1;
+        return (*pos == last) ? NGX_AGAIN : NGX_OK;
+
+    case Z_OK:
+        return (zs->avail_in == 0 && zs->avail_out) ? NGX_AGAIN : NGX_OK;
+
+    case Z_BUF_ERROR:
+        /* no progress possible: all input used, nothing pending */
+        return NGX_AGAIN;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upstream sent invalid %s data: %s (%d)",
+                      inf->encoding == NGX_HTTP_LLM_ENC_GZIP
+                      ? "gzip" : "deflate",
+                      zs->msg ? zs->msg : "", rc);
+        return NGX_ERROR;
+    }
+}
+
+
+/* the held body decoded whole, at most llm_max_response_size bytes */
+
+static ngx_int_t
+ngx_http_llm_inflate_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    size_t                   max, size, n;
+    u_char                  *p, *last;
+    ngx_int_t                rc;
+    ngx_buf_t               *b, *nb;
+    ngx_http_llm_inflate_t  *inf;
+
+    inf = ctx->inflate;
+    max = ngx_http_llm_max_response(r);
+
+    if (ctx->inplace) {
+        p = ctx->hold_start;
+        last = ctx->hold_end;
+
+    } else if (ctx->hold) {
+        p = ctx->hold->pos;
+        last = ctx->hold->last;
+
+    } else {
+        p = NULL;
+        last = NULL;
+    }
+
+    if (p == last) {
+        /* no body at all: nothing to decode */
+        return NGX_OK;
+    }
+
+    size = ngx_max((size_t) (last - p) * 4, 4096);
+    size = ngx_min(size, max);
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+
+        if (b->last == b->end) {
+
+            if ((size_t) (b->end - b->start) >= max) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "upstream sent a compressed response of "
+                              "more than %uz bytes decoded "
+                              "(llm_max_response_size)", max);
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
+            size = ngx_min((size_t) (b->end - b->start) * 2, max);
+
+            nb = ngx_create_temp_buf(r->pool, size);
+            if (nb == NULL) {
+                return NGX_ERROR;
+            }
+
+            nb->last = ngx_cpymem(nb->last, b->pos, b->last - b->pos);
+            ngx_pfree(r->pool, b->start);
+            b = nb;
+        }
+
+        rc = ngx_http_llm_inflate(r, inf, &p, last, b->last,
+                                  b->end - b->last, &n);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        b->last += n;
+
+        if (rc == NGX_AGAIN) {
+            break;
+        }
+    }
+
+    if (!inf->end) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upstream sent a truncated compressed response");
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm inflated %O bytes to %O", inf->in, inf->out);
+
+    ctx->inplace = 0;
+    ctx->hold = b;
+
+    return NGX_OK;
+}
+
+
+/* a stream's bytes, decoded first when they are compressed */
+
+static ngx_int_t
+ngx_http_llm_feed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *p, u_char *last, ngx_chain_t ***ll)
+{
+    size_t                   n;
+    ngx_int_t                rc;
+    ngx_http_llm_inflate_t  *inf;
+
+    inf = ctx->inflate;
+
+    if (inf == NULL) {
+        return ngx_http_llm_feed_sse(r, ctx, p, last, ll);
+    }
+
+    if (inf->buf == NULL) {
+        inf->buf = ngx_palloc(r->pool, NGX_HTTP_LLM_INFLATE_BUF);
+        if (inf->buf == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    for ( ;; ) {
+
+        rc = ngx_http_llm_inflate(r, inf, &p, last, inf->buf,
+                                  NGX_HTTP_LLM_INFLATE_BUF, &n);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (inf->out > NGX_HTTP_LLM_INFLATE_SLACK
+                       + NGX_HTTP_LLM_INFLATE_RATIO * inf->in)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upstream sent a compressed stream that decodes "
+                          "to more than %d times its size",
+                          NGX_HTTP_LLM_INFLATE_RATIO);
+            return NGX_ERROR;
+        }
+
+        if (n && ngx_http_llm_feed_sse(r, ctx, inf->buf, inf->buf + n, ll)
+                 != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_OK;
+        }
+    }
+}
+
+
+static ngx_int_t
 ngx_http_llm_input_filter_init(void *data)
 {
     ngx_http_request_t  *r = data;
@@ -1008,7 +1373,7 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
             bytes = u->length;
         }
 
-        rc = ngx_http_llm_feed_sse(r, ctx, buf->pos, buf->last, &ll);
+        rc = ngx_http_llm_feed(r, ctx, buf->pos, buf->last, &ll);
         buf->pos = buf->last;
 
         if (rc != NGX_OK) {
@@ -1041,7 +1406,7 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
             buf->pos += n;
             ctx->chunked.size -= n;
 
-            if (ngx_http_llm_feed_sse(r, ctx, p, p + n, &ll) != NGX_OK) {
+            if (ngx_http_llm_feed(r, ctx, p, p + n, &ll) != NGX_OK) {
                 goto failed;
             }
 
@@ -1056,6 +1421,15 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "upstream sent data after final chunk");
                 u->keepalive = 0;
+            }
+
+            if (ctx->inflate
+                && !((ngx_http_llm_inflate_t *) ctx->inflate)->end)
+            {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "upstream sent a truncated compressed "
+                              "stream");
+                goto failed;
             }
 
             if (ngx_http_llm_stream_end(r, ctx, &ll) != NGX_OK) {
