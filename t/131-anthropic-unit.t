@@ -608,7 +608,11 @@ sub expect {
             last;
         }
 
-        $x{id} //= $c->{id};
+        # Azure's prompt-filter chunk (no id, no choices) is skipped
+
+        $x{id} //= $c->{id}
+            unless ref $c->{choices} eq 'ARRAY' && !@{ $c->{choices} }
+                   && $c->{prompt_filter_results};
 
         if (ref $c->{usage} eq 'HASH') {
             my $u = $c->{usage};
