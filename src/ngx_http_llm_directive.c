@@ -460,6 +460,10 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             p = ngx_cpymem(p, kv[i].value.data, kv[i].value.len);
             *p++ = CR; *p++ = LF;
         }
+
+    } else {
+        /* never NULL: the request writers copy it with ngx_cpymem() */
+        ngx_str_set(&pc->extra_headers, "");
     }
 
     pc->index = lmcf->providers.nelts;

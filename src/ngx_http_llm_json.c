@@ -85,9 +85,18 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
     js->len = len;
     js->ntoks = n;
 
-    /* nothing but whitespace may follow the top-level value */
+    /*
+     * nothing but whitespace may follow the top-level value (a string
+     * token ends before its closing quote)
+     */
 
-    for (len = js->toks[0].end; len < js->len; len++) {
+    len = js->toks[0].end;
+
+    if (js->toks[0].type == JSMN_STRING) {
+        len++;
+    }
+
+    for ( /* void */ ; len < js->len; len++) {
         switch (data[len]) {
         case ' ': case '\t': case '\r': case '\n':
             continue;
