@@ -23,7 +23,7 @@ SRCS := ngx_http_llm_module.c $(wildcard src/*.c) $(wildcard src/*.h) config
 DEB_PKGS := nginx nginx-dev libjsmn-dev libpcre2-dev zlib1g-dev libssl-dev \
             libtest-base-perl libtest-longstring-perl libhttp-message-perl \
             liblist-moreutils-perl libtext-diff-perl libnginx-mod-http-echo \
-            libjson-pp-perl wrk openssl make gcc
+            libjson-pp-perl wrk openssl make gcc prometheus
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -16,6 +16,7 @@
 #include "ngx_http_llm_shm.h"
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
+#include "ngx_http_llm_status.h"
 
 
 static ngx_int_t ngx_http_llm_preconfiguration(ngx_conf_t *cf);
@@ -116,6 +117,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_llm_price_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_llm_status_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -307,6 +315,10 @@ ngx_http_llm_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_llm_postconfiguration(ngx_conf_t *cf)
 {
+    if (ngx_http_llm_status_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_llm_error_filter_init(cf);
 }
 
@@ -540,7 +552,9 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (!conf->enabled) {
+    /* llm_status in a location inside one with llm_pass: the status */
+
+    if (!conf->enabled || conf->status_format) {
         return NGX_CONF_OK;
     }
 

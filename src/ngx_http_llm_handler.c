@@ -16,6 +16,7 @@
 #include "ngx_http_llm_canonical.h"
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
+#include "ngx_http_llm_status.h"
 
 
 #define NGX_HTTP_LLM_MEMBERS     64
@@ -326,6 +327,11 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 
     if (rc != NGX_OK || ctx->own_response) {
         ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    if (ngx_http_llm_status_start(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 

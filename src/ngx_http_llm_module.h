@@ -122,6 +122,7 @@ typedef struct {
 
     ngx_http_llm_zone_t            *zone;       /* llm_zone */
     ngx_array_t                    *prices;     /* ngx_http_llm_price_t */
+    ngx_uint_t                      status;     /* llm_status: count */
 } ngx_http_llm_main_conf_t;
 
 
@@ -141,6 +142,7 @@ typedef struct {
     ngx_http_llm_keys_t            *keys;       /* client virtual keys */
     ngx_flag_t                      auth;
     ngx_int_t                       reserve_tokens;
+    ngx_uint_t                      status_format; /* llm_status */
 
 #if (NGX_HTTP_SSL)
     ngx_flag_t                      ssl_verify;

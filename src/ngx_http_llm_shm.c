@@ -13,6 +13,9 @@
 
 static void ngx_http_llm_shm_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_llm_node_t *ngx_http_llm_shm_find(ngx_http_llm_zone_t *zone,
+    ngx_uint_t kind, ngx_str_t *name, uint32_t hash, size_t extra,
+    ngx_uint_t create);
 static ngx_int_t ngx_http_llm_shm_cmp(ngx_uint_t kind, ngx_str_t *name,
     ngx_http_llm_node_t *ln);
 static void *ngx_http_llm_shm_alloc(ngx_http_llm_zone_t *zone, size_t size);
@@ -153,6 +156,30 @@ ngx_http_llm_node_t *
 ngx_http_llm_shm_node(ngx_http_llm_zone_t *zone, ngx_uint_t kind,
     ngx_str_t *name, uint32_t hash, ngx_uint_t create)
 {
+    return ngx_http_llm_shm_find(zone, kind, name, hash, 0, create);
+}
+
+
+ngx_http_llm_node_t *
+ngx_http_llm_shm_payload_node(ngx_http_llm_zone_t *zone, ngx_uint_t kind,
+    ngx_str_t *name, uint32_t hash, size_t size)
+{
+    ngx_http_llm_node_t  *ln;
+
+    ln = ngx_http_llm_shm_find(zone, kind, name, hash, size + 8, 1);
+
+    if (ln) {
+        ln->keep = NGX_MAX_TIME_T_VALUE;
+    }
+
+    return ln;
+}
+
+
+static ngx_http_llm_node_t *
+ngx_http_llm_shm_find(ngx_http_llm_zone_t *zone, ngx_uint_t kind,
+    ngx_str_t *name, uint32_t hash, size_t extra, ngx_uint_t create)
+{
     size_t                size;
     ngx_int_t             rc;
     ngx_rbtree_node_t    *node, *sentinel;
@@ -194,7 +221,7 @@ ngx_http_llm_shm_node(ngx_http_llm_zone_t *zone, ngx_uint_t kind,
 
     size = offsetof(ngx_rbtree_node_t, color)
            + offsetof(ngx_http_llm_node_t, data)
-           + name->len;
+           + name->len + extra;
 
     node = ngx_http_llm_shm_alloc(zone, size);
     if (node == NULL) {

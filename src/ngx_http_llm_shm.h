@@ -23,6 +23,7 @@
 
 #define NGX_HTTP_LLM_NODE_KEY     1
 #define NGX_HTTP_LLM_NODE_TEAM    2
+#define NGX_HTTP_LLM_NODE_SERIES  3     /* llm_status: provider and model */
 
 /* bumped whenever ngx_http_llm_node_t changes */
 #define NGX_HTTP_LLM_ZONE_LAYOUT  1
@@ -105,6 +106,17 @@ char *ngx_http_llm_zone_directive(ngx_conf_t *cf, ngx_command_t *cmd,
  */
 ngx_http_llm_node_t *ngx_http_llm_shm_node(ngx_http_llm_zone_t *zone,
     ngx_uint_t kind, ngx_str_t *name, uint32_t hash, ngx_uint_t create);
+
+/*
+ * The same for a node that carries "size" more bytes after its name
+ * (ngx_http_llm_node_payload()), zeroed when it is created, and that is
+ * never freed to make room: what it counts has a bounded number of names.
+ */
+ngx_http_llm_node_t *ngx_http_llm_shm_payload_node(ngx_http_llm_zone_t *zone,
+    ngx_uint_t kind, ngx_str_t *name, uint32_t hash, size_t size);
+
+#define ngx_http_llm_node_payload(ln)                                         \
+    ((void *) ngx_align_ptr((ln)->data + (ln)->len, 8))
 
 #define ngx_http_llm_shm_hash(name)  ngx_crc32_short((name)->data, (name)->len)
 
