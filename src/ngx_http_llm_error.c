@@ -182,6 +182,16 @@ ngx_http_llm_error_chain(ngx_http_request_t *r, ngx_uint_t status,
         {
             surf = &ngx_http_llm_surface_anthropic;
 
+        } else if (r->uri.len >= sizeof("enerateContent") - 1
+                   && ngx_strncmp(r->uri.data + r->uri.len
+                                  - (sizeof("enerateContent") - 1),
+                                  "enerateContent",
+                                  sizeof("enerateContent") - 1)
+                      == 0)
+        {
+            /* Gemini's ":generateContent", ":streamGenerateContent" */
+            surf = &ngx_http_llm_surface_gemini;
+
         } else {
             surf = &ngx_http_llm_surface_openai;
         }

@@ -69,6 +69,14 @@ ngx_http_llm_handler(ngx_http_request_t *r)
     if (ctx->surface == NGX_HTTP_LLM_SURFACE_MESSAGES) {
         ctx->surf = &ngx_http_llm_surface_anthropic;
 
+    } else if (ctx->surface == NGX_HTTP_LLM_SURFACE_GEMINI) {
+        ctx->surf = &ngx_http_llm_surface_gemini;
+
+        /* the model and the method are in the URL: "{model}:stream..." */
+
+        ctx->model = id;
+        ctx->stream = (id.data[id.len + 1] == 's');
+
     } else {
         ctx->surf = &ngx_http_llm_surface_openai;
     }
@@ -100,6 +108,7 @@ ngx_http_llm_handler(ngx_http_request_t *r)
     case NGX_HTTP_LLM_SURFACE_CHAT:
     case NGX_HTTP_LLM_SURFACE_EMBEDDINGS:
     case NGX_HTTP_LLM_SURFACE_MESSAGES:
+    case NGX_HTTP_LLM_SURFACE_GEMINI:
 
         if (r->method != NGX_HTTP_POST) {
             return ngx_http_llm_not_allowed(r, "POST");
@@ -162,11 +171,23 @@ ngx_http_llm_surface(ngx_http_request_t *r, ngx_str_t *model_id)
         return NGX_HTTP_LLM_SURFACE_MESSAGES;
     }
 
+    /* Gemini: "/v1beta/models/{model}:generateContent" (r->uri is decoded) */
+
+    p = ngx_strlcasestrn(uri->data, last, (u_char *) "/models/", 8 - 1);
+
+    if (p && ngx_http_llm_ends_with(":generateContent")) {
+        last -= sizeof(":generateContent") - 1;
+        goto gemini;
+    }
+
+    if (p && ngx_http_llm_ends_with(":streamGenerateContent")) {
+        last -= sizeof(":streamGenerateContent") - 1;
+        goto gemini;
+    }
+
 #undef ngx_http_llm_ends_with
 
     /* "/v1/models/{id}"; ids may contain "/" (Together: "org/model") */
-
-    p = ngx_strlcasestrn(uri->data, last, (u_char *) "/models/", 8 - 1);
 
     if (p && p + 8 < last) {
         model_id->data = p + 8;
@@ -175,6 +196,17 @@ ngx_http_llm_surface(ngx_http_request_t *r, ngx_str_t *model_id)
     }
 
     return NGX_HTTP_LLM_SURFACE_AUTO;
+
+gemini:
+
+    if (p + 8 >= last) {
+        return NGX_HTTP_LLM_SURFACE_AUTO;
+    }
+
+    model_id->data = p + 8;
+    model_id->len = last - p - 8;
+
+    return NGX_HTTP_LLM_SURFACE_GEMINI;
 }
 
 
@@ -465,6 +497,11 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                        "We could not parse the JSON body of "
                                        "your request: it must be one JSON "
                                        "object.");
+    }
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_GEMINI) {
+        /* the model and the stream flag came with the URL */
+        return NGX_OK;
     }
 
     model = NULL;

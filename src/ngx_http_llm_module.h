@@ -32,6 +32,7 @@
 #define NGX_HTTP_LLM_SURFACE_EMBEDDINGS   2
 #define NGX_HTTP_LLM_SURFACE_MODELS       3
 #define NGX_HTTP_LLM_SURFACE_MESSAGES     4   /* Anthropic Messages */
+#define NGX_HTTP_LLM_SURFACE_GEMINI       6   /* :generateContent */
 
 
 /* vendor quirks of OpenAI-compatible providers */
