@@ -550,8 +550,8 @@ ngx_http_llm_keys_error(ngx_conf_t *cf, const char *fmt, ngx_str_t *value)
         return "invalid parameter";
     }
 
-    ngx_snprintf(p, len, fmt, value);
-    p[len - 1] = '\0';
+    /* the end of what was written: "%V" itself is not copied */
+    *ngx_snprintf(p, len - 1, fmt, value) = '\0';
 
     return (char *) p;
 }

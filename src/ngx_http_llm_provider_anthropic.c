@@ -1540,7 +1540,9 @@ ngx_http_llm_anthropic_response(ngx_http_request_t *r,
         resp.text.len = tlen;
 
         for (k = 0, str = texts.elts; k < texts.nelts; k++) {
-            p = ngx_cpymem(p, str[k].data, str[k].len);
+            if (str[k].len) {   /* a block without "text" has data NULL */
+                p = ngx_cpymem(p, str[k].data, str[k].len);
+            }
         }
     }
 
