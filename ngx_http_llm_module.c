@@ -11,6 +11,7 @@
 #include "ngx_http_llm_directive.h"
 #include "ngx_http_llm_handler.h"
 #include "ngx_http_llm_router.h"
+#include "ngx_http_llm_fallback.h"
 #include "ngx_http_llm_error.h"
 #include "ngx_http_llm_variables.h"
 #include "ngx_http_llm_shm.h"
@@ -67,6 +68,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
     { ngx_string("llm_provider"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_llm_provider_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_cooldown"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_llm_cooldown_directive,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -343,6 +351,10 @@ ngx_http_llm_create_main_conf(ngx_conf_t *cf)
      *     lmcf->prices = NULL;
      */
 
+    /* requests with fallbacks start in this upstream{} */
+
+    lmcf->fallback_upstream.peer.init = ngx_http_llm_fallback_init_peer;
+
     if (ngx_array_init(&lmcf->providers, cf->pool, 4,
                        sizeof(ngx_http_llm_provider_conf_t *))
         != NGX_OK)
@@ -374,6 +386,12 @@ ngx_http_llm_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_llm_main_conf_t  *lmcf = conf;
 
     lmcf->created = ngx_time();
+
+    if (lmcf->cooldown_failures && lmcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"llm_cooldown\" requires \"llm_zone\"");
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_llm_router_init(cf, lmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -460,7 +478,7 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_llm_loc_conf_t *prev = parent;
     ngx_http_llm_loc_conf_t *conf = child;
 
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, mask;
     ngx_hash_init_t                 hash;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_llm_main_conf_t       *lmcf;
@@ -612,6 +630,37 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->per_provider[i].ssl_name = cv;
 #endif
     }
+
+    /*
+     * requests that may move on to a fallback: the module decides on
+     * statuses itself (ngx_http_llm_fallback_status() answers "invalid
+     * header" for the next target); "error" and "timeout" as configured
+     */
+
+    conf->fallback_provider = ngx_palloc(cf->pool, lmcf->providers.nelts
+                                         * sizeof(ngx_http_upstream_conf_t));
+    if (conf->fallback_provider == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->upstream.next_upstream & NGX_HTTP_UPSTREAM_FT_OFF) {
+        mask = NGX_CONF_BITMASK_SET|NGX_HTTP_UPSTREAM_FT_OFF;
+
+    } else {
+        mask = NGX_CONF_BITMASK_SET
+               |NGX_HTTP_UPSTREAM_FT_INVALID_HEADER
+               |NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT
+               |(conf->upstream.next_upstream
+                 & (NGX_HTTP_UPSTREAM_FT_ERROR|NGX_HTTP_UPSTREAM_FT_TIMEOUT));
+    }
+
+    for (i = 0; i < lmcf->providers.nelts; i++) {
+        conf->fallback_provider[i] = conf->per_provider[i];
+        conf->fallback_provider[i].next_upstream = mask;
+    }
+
+    conf->fallback_init = conf->fallback_provider[0];
+    conf->fallback_init.upstream = &lmcf->fallback_upstream;
 
     return NGX_CONF_OK;
 }

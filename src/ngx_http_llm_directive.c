@@ -652,8 +652,8 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                   *p;
     ngx_int_t                 n;
-    ngx_str_t                *value;
-    ngx_uint_t                i;
+    ngx_str_t                *value, arg;
+    ngx_uint_t                i, fallback;
     ngx_regex_compile_t       rc;
     ngx_http_llm_route_t     *route;
     ngx_http_llm_target_t    *t;
@@ -727,12 +727,13 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     t = NULL;
+    fallback = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "weight=", 7) == 0) {
 
-            if (t == NULL) {
+            if (t == NULL || t->fallback) {
                 goto invalid;
             }
 
@@ -749,7 +750,24 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strlchr(value[i].data, value[i].data + value[i].len, '=')) {
+        /* "fallback=provider[:model]": ordered, after the weighted ones */
+
+        if (ngx_strncmp(value[i].data, "fallback=", 9) == 0) {
+            arg.data = value[i].data + 9;
+            arg.len = value[i].len - 9;
+            fallback = 1;
+
+        } else if (fallback) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "target \"%V\" after a fallback in "
+                               "llm_route \"%V\"", &value[i], &value[1]);
+            return NGX_CONF_ERROR;
+
+        } else {
+            arg = value[i];
+        }
+
+        if (ngx_strlchr(arg.data, arg.data + arg.len, '=')) {
             goto invalid;
         }
 
@@ -761,14 +779,19 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_memzero(t, sizeof(ngx_http_llm_target_t));
 
         t->weight = 1;
-        t->provider_name = value[i];
+        t->fallback = fallback;
+        t->provider_name = arg;
 
-        p = ngx_strlchr(value[i].data, value[i].data + value[i].len, ':');
+        if (!fallback) {
+            route->nprimary++;
+        }
+
+        p = ngx_strlchr(arg.data, arg.data + arg.len, ':');
 
         if (p) {
-            t->provider_name.len = p - value[i].data;
+            t->provider_name.len = p - arg.data;
             t->model.data = p + 1;
-            t->model.len = value[i].data + value[i].len - p - 1;
+            t->model.len = arg.data + arg.len - p - 1;
 
             if (t->model.len == 0
                 || ngx_http_llm_valid_token(&t->model) != NGX_OK)
@@ -782,7 +805,7 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (route->targets.nelts == 0) {
+    if (route->nprimary == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "llm_route \"%V\" has no target", &value[1]);
         return NGX_CONF_ERROR;

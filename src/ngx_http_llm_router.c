@@ -179,13 +179,23 @@ ngx_http_llm_route_link(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf,
 
     /* drop the targets of disabled (optional, keyless) providers */
 
+    route->nprimary = 0;
+
     for (i = 0, k = 0; i < route->targets.nelts; i++) {
         if (!t[i].provider->disabled) {
+            route->nprimary += !t[i].fallback;
             t[k++] = t[i];
         }
     }
 
     route->targets.nelts = k;
+
+    /* only fallbacks are left: the first one is the primary */
+
+    if (route->nprimary == 0 && k) {
+        t[0].fallback = 0;
+        route->nprimary = 1;
+    }
 
     return NGX_OK;
 }
@@ -318,21 +328,21 @@ ngx_http_llm_pick(ngx_http_llm_route_t *route)
 
     t = route->targets.elts;
 
-    if (route->targets.nelts == 1) {
+    if (route->nprimary == 1) {
         return &t[0];
     }
 
-    /* weighted random choice */
+    /* weighted random choice among the primary targets */
 
     total = 0;
 
-    for (i = 0; i < route->targets.nelts; i++) {
+    for (i = 0; i < route->nprimary; i++) {
         total += t[i].weight;
     }
 
     n = (ngx_uint_t) ngx_random() % total;
 
-    for (i = 0; i < route->targets.nelts; i++) {
+    for (i = 0; i < route->nprimary; i++) {
         if (n < t[i].weight) {
             return &t[i];
         }

@@ -24,6 +24,9 @@
 #define NGX_HTTP_LLM_NODE_KEY     1
 #define NGX_HTTP_LLM_NODE_TEAM    2
 #define NGX_HTTP_LLM_NODE_SERIES  3     /* llm_status: provider and model */
+#define NGX_HTTP_LLM_NODE_TARGET  4     /* llm_cooldown: a route target, its
+                                           windows reused, see
+                                           ngx_http_llm_fallback.c */
 
 /* bumped whenever ngx_http_llm_node_t changes */
 #define NGX_HTTP_LLM_ZONE_LAYOUT  1

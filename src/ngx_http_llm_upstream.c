@@ -15,6 +15,7 @@
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_sse.h"
 #include "ngx_http_llm_eventstream.h"
+#include "ngx_http_llm_fallback.h"
 
 #include <zlib.h>
 
@@ -142,6 +143,25 @@ ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ctx->start_msec = ngx_current_msec;
 
+    /*
+     * a route with fallbacks: the request starts in an upstream{} of
+     * the module's, whose peer moves between the targets' upstream{}s
+     */
+
+    if (ctx->route && ctx->route->targets.nelts > ctx->route->nprimary
+        && llcf->fallback_provider)
+    {
+        if (ngx_http_llm_fallback_prepare(r, ctx) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        u->conf = &llcf->fallback_init;
+
+    } else {
+        ctx->attempts = 1;
+    }
+
     ngx_http_upstream_init(r);
 }
 
@@ -180,6 +200,7 @@ ngx_http_llm_create_request(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_reinit_request(ngx_http_request_t *r)
 {
+    ngx_int_t            rc;
     ngx_http_llm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
@@ -213,8 +234,23 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->own_response = 0;
     ctx->upstream_status = 0;
 
+    ctx->done = 0;
+    ctx->fallback_next = 0;
+
     r->upstream->process_header = ngx_http_llm_process_header;
     r->state = 0;
+
+    /* another target: its URI, headers and body, maybe translated */
+
+    rc = ngx_http_llm_fallback_reinit(r, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        return ngx_http_llm_create_request(r);
+    }
 
     return NGX_OK;
 }
@@ -223,8 +259,10 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_process_header(ngx_http_request_t *r)
 {
+    u_char                *p;
     size_t                 len;
     ngx_int_t              rc;
+    ngx_str_t              attempts;
     ngx_http_upstream_t   *u;
     ngx_http_llm_ctx_t    *ctx;
 
@@ -407,6 +445,23 @@ done:
            != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    if (ctx->fallback) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        attempts.data = p;
+        attempts.len = ngx_sprintf(p, "%ui", ctx->attempts) - p;
+
+        if (ngx_http_llm_add_header(r, &u->headers_in.headers,
+                                    "X-LLM-Attempts", &attempts)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -817,6 +872,17 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ngx_str_set(&u->headers_in.status_line, "200 OK");
 
     } else {
+
+        /* a fallback may answer instead: nothing was sent yet */
+
+        if (ctx->fallback) {
+            rc = ngx_http_llm_fallback_status(r, ctx, &body);
+
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
+        }
+
         rc = ngx_http_llm_map_error(r, ctx, &body);
 
         if (rc != NGX_OK) {

@@ -28,7 +28,9 @@ enum {
     ngx_http_llm_var_ttfb,
     ngx_http_llm_var_key_name,
     ngx_http_llm_var_key_team,
-    ngx_http_llm_var_cost
+    ngx_http_llm_var_cost,
+    ngx_http_llm_var_attempts,
+    ngx_http_llm_var_fallback_reason
 };
 
 
@@ -37,6 +39,12 @@ static ngx_int_t ngx_http_llm_variable(ngx_http_request_t *r,
 
 
 static ngx_http_variable_t  ngx_http_llm_vars[] = {
+
+    { ngx_string("llm_attempts"), NULL, ngx_http_llm_variable,
+      ngx_http_llm_var_attempts, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_fallback_reason"), NULL, ngx_http_llm_variable,
+      ngx_http_llm_var_fallback_reason, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_model"), NULL, ngx_http_llm_variable,
       ngx_http_llm_var_model, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -213,6 +221,16 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         if (ctx->key) {
             s = ctx->key->team_name;
         }
+        break;
+
+    case ngx_http_llm_var_attempts:
+        if (ctx->attempts) {
+            n = ctx->attempts;
+        }
+        break;
+
+    case ngx_http_llm_var_fallback_reason:
+        s = ctx->fallback_reason;
         break;
 
     case ngx_http_llm_var_cost:

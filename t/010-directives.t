@@ -1503,11 +1503,11 @@ invalid weight "weight=high", expected 1..1000
 === TEST 83: llm_route: unknown parameter
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:1 key=none;
-    llm_route gpt-4o mock fallback=other;
+    llm_route gpt-4o mock colour=red;
 --- must_die
 --- error_log
 [emerg]
-invalid parameter "fallback=other"
+invalid parameter "colour=red"
 
 
 

@@ -1,0 +1,47 @@
+
+/*
+ * Copyright (C) ngx_http_llm_module authors
+ */
+
+
+#ifndef _NGX_HTTP_LLM_FALLBACK_H_INCLUDED_
+#define _NGX_HTTP_LLM_FALLBACK_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_llm_module.h"
+
+
+/*
+ * Cross-provider fallback: a peer wrapper whose get() moves from one
+ * target's upstream{} to the next one's (each with its own peer.init,
+ * keepalive pool and TLS name), and a circuit breaker per target in the
+ * llm_zone ("llm_cooldown").
+ */
+
+/* the route of ctx has fallbacks: sets up ctx->fallback and u->conf */
+ngx_int_t ngx_http_llm_fallback_prepare(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+
+/* upstream{} peer.init of requests with fallbacks */
+ngx_int_t ngx_http_llm_fallback_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+
+/*
+ * A held error answer: NGX_HTTP_UPSTREAM_INVALID_HEADER when the next
+ * target is to be tried instead, NGX_DECLINED when it is the answer.
+ */
+ngx_int_t ngx_http_llm_fallback_status(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body);
+
+/* reinit_request: the request is rebuilt when the target changed */
+ngx_int_t ngx_http_llm_fallback_reinit(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+
+char *ngx_http_llm_cooldown_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#endif /* _NGX_HTTP_LLM_FALLBACK_H_INCLUDED_ */
