@@ -33,6 +33,8 @@ static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_llm_not_allowed(ngx_http_request_t *r,
     const char *allow);
+static ngx_int_t ngx_http_llm_count_tokens(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 
 
 ngx_int_t
@@ -62,6 +64,11 @@ ngx_http_llm_handler(ngx_http_request_t *r)
     {
         ctx->surface = llcf->surface;
         ngx_str_null(&id);
+    }
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_COUNT_TOKENS) {
+        ctx->surface = NGX_HTTP_LLM_SURFACE_MESSAGES;
+        ctx->count_tokens = 1;
     }
 
     /* errors and answers are written in the format the client speaks */
@@ -169,6 +176,10 @@ ngx_http_llm_surface(ngx_http_request_t *r, ngx_str_t *model_id)
 
     if (ngx_http_llm_ends_with("/messages")) {
         return NGX_HTTP_LLM_SURFACE_MESSAGES;
+    }
+
+    if (ngx_http_llm_ends_with("/messages/count_tokens")) {
+        return NGX_HTTP_LLM_SURFACE_COUNT_TOKENS;
     }
 
     /* Gemini: "/v1beta/models/{model}:generateContent" (r->uri is decoded) */
@@ -351,6 +362,11 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
                                           "provider."));
             return;
         }
+    }
+
+    if (ctx->count_tokens) {
+        ngx_http_finalize_request(r, ngx_http_llm_count_tokens(r, ctx));
+        return;
     }
 
     /* rate limits and budgets: the last word before the provider */
@@ -773,6 +789,100 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
 
     *b->last++ = LF;
 
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return ngx_http_llm_send_json(r, NGX_HTTP_OK, cl);
+}
+
+
+/*
+ * POST /v1/messages/count_tokens, answered here for every provider with
+ * an estimate, flagged "X-LLM-Token-Count: estimated": the UTF-8 bytes of
+ * all texts, tool calls and tool definitions divided by 4 (rounded up),
+ * plus 3 per message and per tool, plus 1000 per image, document or audio
+ * part.
+ */
+
+static ngx_int_t
+ngx_http_llm_count_tokens(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    size_t                     bytes;
+    ngx_int_t                  n;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 i, j, media;
+    ngx_chain_t               *cl;
+    ngx_table_elt_t           *h;
+    ngx_http_llm_tool_t       *tool;
+    ngx_http_llm_part_t       *part;
+    ngx_http_llm_message_t    *msg;
+    ngx_http_llm_tool_call_t  *tc;
+
+    bytes = 0;
+    media = 0;
+
+    msg = ctx->req->messages.elts;
+
+    for (i = 0; i < ctx->req->messages.nelts; i++) {
+
+        part = msg[i].parts.elts;
+
+        for (j = 0; j < msg[i].parts.nelts; j++) {
+            if (part[j].type == NGX_HTTP_LLM_PART_TEXT
+                || part[j].type == NGX_HTTP_LLM_PART_THINKING)
+            {
+                bytes += part[j].text.len;
+
+            } else if (part[j].type != NGX_HTTP_LLM_PART_REDACTED) {
+                media++;
+            }
+        }
+
+        if (msg[i].role != NGX_HTTP_LLM_ROLE_ASSISTANT) {
+            continue;
+        }
+
+        tc = msg[i].tool_calls.elts;
+
+        for (j = 0; j < msg[i].tool_calls.nelts; j++) {
+            bytes += tc[j].name.len + tc[j].arguments.len;
+        }
+    }
+
+    tool = ctx->req->tools.elts;
+
+    for (i = 0; i < ctx->req->tools.nelts; i++) {
+        bytes += tool[i].name.len + tool[i].description.len
+                 + tool[i].parameters.len;
+    }
+
+    n = (bytes + 3) / 4 + 3 * ctx->req->messages.nelts
+        + 3 * ctx->req->tools.nelts + 1000 * media;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-LLM-Token-Count");
+    ngx_str_set(&h->value, "estimated");
+
+    b = ngx_create_temp_buf(r->pool, sizeof("{\"input_tokens\":}\n") - 1
+                                     + NGX_INT_T_LEN);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"input_tokens\":%i}\n", n);
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

@@ -193,12 +193,16 @@ ngx_http_llm_anthropic_parse_request(ngx_http_request_t *r,
 
     v = ngx_http_llm_json_get(js, 0, "max_tokens");
 
-    if (v < 0 || ngx_http_llm_json_is_null(js, v)) {
+    /* messages/count_tokens: a Messages body without max_tokens */
+
+    if ((v < 0 || ngx_http_llm_json_is_null(js, v)) && !ctx->count_tokens) {
         return ngx_http_llm_anthropic_bad(r, ctx,
                                           "max_tokens: Field required");
     }
 
-    if (ngx_http_llm_json_int(js, v, &req->max_tokens) != NGX_OK) {
+    if (v >= 0 && !ngx_http_llm_json_is_null(js, v)
+        && ngx_http_llm_json_int(js, v, &req->max_tokens) != NGX_OK)
+    {
         return ngx_http_llm_anthropic_bad(r, ctx,
                                           "max_tokens: Input should be a "
                                           "valid integer");
