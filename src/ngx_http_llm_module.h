@@ -95,6 +95,7 @@ typedef struct {
     ngx_str_t                       provider_name;
     ngx_str_t                       model;      /* empty: requested name */
     ngx_uint_t                      weight;
+    unsigned                        fallback:1; /* fallback=, in order */
 } ngx_http_llm_target_t;
 
 
@@ -102,6 +103,7 @@ typedef struct {
     ngx_str_t                       pattern;    /* as written */
     ngx_regex_t                    *regex;
     ngx_array_t                     targets;    /* ngx_http_llm_target_t */
+    ngx_uint_t                      nprimary;   /* weighted, then fallbacks */
 
     unsigned                        is_default:1;
 
@@ -125,6 +127,14 @@ typedef struct {
     ngx_http_llm_zone_t            *zone;       /* llm_zone */
     ngx_array_t                    *prices;     /* ngx_http_llm_price_t */
     ngx_uint_t                      status;     /* llm_status: count */
+
+    /* llm_cooldown: a target's circuit breaker, in the llm_zone */
+    ngx_uint_t                      cooldown_failures; /* 0: off */
+    ngx_msec_t                      cooldown_window;
+    ngx_msec_t                      cooldown_period;
+
+    /* the upstream{} of requests that may move between providers */
+    ngx_http_upstream_srv_conf_t    fallback_upstream;
 } ngx_http_llm_main_conf_t;
 
 
@@ -133,6 +143,14 @@ typedef struct {
 
     /* one copy of "upstream" per provider, each with its upstream{} */
     ngx_http_upstream_conf_t       *per_provider;
+
+    /*
+     * the same for requests with fallbacks (no status-driven retries:
+     * the module decides), and the conf they start with, whose
+     * upstream{} runs every target's peer.init
+     */
+    ngx_http_upstream_conf_t       *fallback_provider;
+    ngx_http_upstream_conf_t        fallback_init;
 
     ngx_uint_t                      surface;
     size_t                          max_body_size;
@@ -219,6 +237,11 @@ struct ngx_http_llm_ctx_s {
     ngx_msec_t                      start_msec;
     ngx_msec_t                      first_byte_msec;
 
+    /* fallbacks: the attempts made, why the earlier ones failed */
+    void                           *fallback;   /* ngx_http_llm_fb_t */
+    ngx_uint_t                      attempts;
+    ngx_str_t                       fallback_reason;
+
     unsigned                        stream:1;
     unsigned                        client_usage:1; /* client asked */
     unsigned                        inject_usage:1;
@@ -233,6 +256,8 @@ struct ngx_http_llm_ctx_s {
     unsigned                        encoding:2; /* gzip or deflate body */
     unsigned                        eventstream:1; /* AWS binary frames */
     unsigned                        count_tokens:1; /* no answer: a count */
+    unsigned                        fallback_next:1; /* process_header
+                                                        asked for next */
 };
 
 
