@@ -27,7 +27,8 @@ DEB_PKGS := nginx nginx-dev libjsmn-dev libpcre2-dev zlib1g-dev libssl-dev \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build run test test-sdk bench clean lint valgrind unit
+.PHONY: all deps build run test test-sdk bench clean lint valgrind unit \
+        asan asan-build fuzz fuzz-build
 
 all: build
 
@@ -131,6 +132,45 @@ valgrind: build
 bench: build
 	@t/bin/bench $(NGINX) $(MODULE)
 
+# -- asan: the whole suite against nginx 1.22.1 built from Debian's source
+#    package with AddressSanitizer + UBSan and NGX_DEBUG_PALLOC (t/bin/asan-build;
+#    cached under build/asan).  Any sanitizer report in error.log fails a block.
+#    Leak checking is valgrind's job: nginx frees pools, not the cycle, at exit.
+#    A 4 MB quarantine: the default 256 MB one shows as VmRSS growth to
+#    t/170-stream-memory.t (NGX_DEBUG_PALLOC frees every block).
+
+ASAN_DIR  ?= $(BUILD)/asan
+ASAN_ENV   = TEST_NGINX_BINARY=$(ASAN_DIR)/sbin/nginx \
+             TEST_NGINX_LOAD_MODULES="$(ASAN_DIR)/modules/ngx_http_echo_module.so $(ASAN_DIR)/modules/ngx_http_llm_module.so" \
+             LLM_MODULE=$(ASAN_DIR)/modules/ngx_http_llm_module.so \
+             LLM_UNIT_DIR=$(BUILD)/unit \
+             ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0:quarantine_size_mb=4 \
+             UBSAN_OPTIONS=suppressions=$(TOP)/t/ubsan.supp:print_stacktrace=1
+
+ASAN_PKGS := patch xz-utils
+FUZZ_PKGS := clang libclang-rt-14-dev
+
+$(BUILD)/.deps-asan $(BUILD)/.deps-fuzz: | $(BUILD)/.deps
+	@pkgs="$(if $(findstring asan,$@),$(ASAN_PKGS),$(FUZZ_PKGS))"; \
+	missing=""; \
+	for p in $$pkgs; do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	        --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+asan-build: | $(BUILD)/.deps-asan
+	t/bin/asan-build $(TOP) $(ASAN_DIR)
+
+asan: asan-build build unit
+	$(ASAN_ENV) prove -j$(PROVE_JOBS) -I. $(PROVE_INC) -r t
+
 lint:
 	@t/bin/lint ngx_http_llm_module.c src/*.c src/*.h
 
@@ -154,3 +194,79 @@ $(BUILD)/unit/anthropic_surface: $(ANTHROPIC_UNIT_SRCS) $(wildcard src/*.h) \
                                  $(BUILD)/nginx/objs/Makefile
 	@mkdir -p $(BUILD)/unit
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ $(ANTHROPIC_UNIT_SRCS)
+
+# -- fuzz: libFuzzer targets under t/fuzz (clang, ASan + UBSan) ---------------
+#    make fuzz FUZZ_SECONDS=N   each target N seconds (default 10), seeded
+#    from t/fixtures and t/fuzz/seeds; corpora kept in build/fuzz/corpus;
+#    crashes land in build/fuzz/crash-*: copy them to t/fuzz/regress/ (make
+#    test replays that directory, t/095-fuzz-regress.t).
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 10
+FUZZ_DIR      = $(BUILD)/fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   = -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Wall \
+                -Wno-unused-parameter -Wno-unused-function $(UNIT_INCS) \
+                -I $(TOP)/t/fuzz
+FUZZ_TARGETS  = json sse request stream response
+FUZZ_BIN      = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_LIB_SRCS = src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c \
+                src/ngx_http_llm_sse.c src/ngx_http_llm_surface_openai.c \
+                src/ngx_http_llm_surface_anthropic.c \
+                src/ngx_http_llm_provider_openai.c \
+                src/ngx_http_llm_provider_anthropic.c \
+                src/ngx_http_llm_provider_gemini.c \
+                t/fuzz/fuzz_common.c t/fuzz/fuzz_alloc.c
+FUZZ_SHIMS    = $(FUZZ_DIR)/shim.o $(FUZZ_DIR)/openai_shim.o
+
+$(FUZZ_DIR)/shim.o: t/unit/shim.c $(BUILD)/nginx/objs/Makefile | $(BUILD)/.deps-fuzz
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dngx_palloc=shim_palloc \
+	    -Dngx_pnalloc=shim_pnalloc -Dngx_pcalloc=shim_pcalloc \
+	    -Dngx_pfree=shim_pfree -c -o $@ $<
+
+$(FUZZ_DIR)/openai_shim.o: t/unit/openai_shim.c $(BUILD)/nginx/objs/Makefile \
+                            | $(BUILD)/.deps-fuzz
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dngx_create_pool=shim_create_pool \
+	    -Dngx_destroy_pool=shim_destroy_pool \
+	    -Dngx_reset_pool=shim_reset_pool \
+	    -Dngx_pool_cleanup_add=shim_pool_cleanup_add -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(FUZZ_LIB_SRCS) \
+                    $(FUZZ_SHIMS) $(wildcard src/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	    $(FUZZ_LIB_SRCS) $(FUZZ_SHIMS) -lm
+
+# the replay of t/fuzz/regress without libFuzzer (gcc with ASan + UBSan),
+# for make test (t/095-fuzz-regress.t)
+FUZZ_REPLAY_CFLAGS = -g -O1 -Wall -Wno-unused-parameter \
+                     -Wno-unused-function $(UNIT_INCS) -I $(TOP)/t/fuzz \
+                     -fsanitize=address,undefined \
+                     -fno-sanitize-recover=undefined
+$(BUILD)/unit/shim_fz.o: t/unit/shim.c $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(FUZZ_REPLAY_CFLAGS) -Dngx_palloc=shim_palloc \
+	    -Dngx_pnalloc=shim_pnalloc -Dngx_pcalloc=shim_pcalloc \
+	    -Dngx_pfree=shim_pfree -c -o $@ $<
+
+$(BUILD)/unit/openai_shim_fz.o: t/unit/openai_shim.c $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(FUZZ_REPLAY_CFLAGS) -Dngx_create_pool=shim_create_pool \
+	    -Dngx_destroy_pool=shim_destroy_pool \
+	    -Dngx_reset_pool=shim_reset_pool \
+	    -Dngx_pool_cleanup_add=shim_pool_cleanup_add -c -o $@ $<
+
+$(BUILD)/unit/fuzz_replay_%: t/fuzz/fuzz_%.c t/fuzz/replay.c t/fuzz/fuzz.h \
+                    $(FUZZ_LIB_SRCS) $(BUILD)/unit/shim_fz.o \
+                    $(BUILD)/unit/openai_shim_fz.o $(wildcard src/*.h)
+	$(UNIT_CC) $(FUZZ_REPLAY_CFLAGS) -o $@ $< t/fuzz/replay.c \
+	    $(FUZZ_LIB_SRCS) $(BUILD)/unit/shim_fz.o \
+	    $(BUILD)/unit/openai_shim_fz.o -lm
+
+unit: $(FUZZ_TARGETS:%=$(BUILD)/unit/fuzz_replay_%)
+
+fuzz-build: $(BUILD)/.deps-fuzz $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@t/bin/fuzz-run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
