@@ -383,7 +383,12 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
 
     /* everything that allocates or takes time, before the lock */
 
-    if (sr == NULL || sr->node == NULL) {
+    /*
+     * the series of the provider that answered: after a fallback, not
+     * the one that was counted in flight at the start
+     */
+
+    if (sr == NULL || sr->node == NULL || ctx->attempts > 1) {
         if (ngx_http_llm_status_series(r, ctx, &name) != NGX_OK) {
             return NGX_OK;
         }
@@ -428,7 +433,7 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
 
     ngx_http_llm_shm_lock(zone);
 
-    if (sr && sr->node) {
+    if (sr && sr->node && ctx->attempts <= 1) {
         node = sr->node;
 
     } else {
@@ -465,6 +470,12 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
 
     if (attempts > 1) {
         stats->retries += attempts - 1;
+    }
+
+    /* targets tried before the one that answered (llm_route fallback=) */
+
+    if (ctx->attempts > 1) {
+        stats->fallbacks += ctx->attempts - 1;
     }
 
     if (ttfb >= 0) {

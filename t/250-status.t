@@ -305,3 +305,21 @@ GET /v1/metrics
 --- response_body_like: llm_zone_refused_total 0
 --- no_error_log
 [error]
+
+
+
+=== TEST 13: fallbacks: the answer of the second target counts one
+fallback in its series
+--- http_config eval
+$::HttpConfig . '    llm_route fb bad fallback=mock;'
+--- request eval
+["POST /v1/chat/completions\n" . ($::Chat =~ s/"gpt-4o"/"fb"/r),
+ "GET /metrics"]
+--- more_headers eval
+["Authorization: Bearer $::Key", ""]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+['"usage"', main::lines(
+'llm_requests_total{provider="mock",model="fb",status="2xx"} 1',
+'llm_fallbacks_total{provider="mock",model="fb"} 1')]
