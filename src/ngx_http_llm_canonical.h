@@ -208,6 +208,7 @@ struct ngx_http_llm_surface_s {
 extern const ngx_http_llm_surface_t  ngx_http_llm_surface_openai;
 extern const ngx_http_llm_surface_t  ngx_http_llm_surface_anthropic;
 extern const ngx_http_llm_surface_t  ngx_http_llm_surface_gemini;
+extern const ngx_http_llm_surface_t  ngx_http_llm_surface_responses;
 
 
 /*

@@ -192,6 +192,14 @@ ngx_http_llm_error_chain(ngx_http_request_t *r, ngx_uint_t status,
             /* Gemini's ":generateContent", ":streamGenerateContent" */
             surf = &ngx_http_llm_surface_gemini;
 
+        } else if (r->uri.len >= sizeof("/responses") - 1
+                   && ngx_strncmp(r->uri.data + r->uri.len
+                                  - (sizeof("/responses") - 1),
+                                  "/responses", sizeof("/responses") - 1)
+                      == 0)
+        {
+            surf = &ngx_http_llm_surface_responses;
+
         } else {
             surf = &ngx_http_llm_surface_openai;
         }

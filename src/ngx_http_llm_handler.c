@@ -84,6 +84,9 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         ctx->model = id;
         ctx->stream = (id.data[id.len + 1] == 's');
 
+    } else if (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES) {
+        ctx->surf = &ngx_http_llm_surface_responses;
+
     } else {
         ctx->surf = &ngx_http_llm_surface_openai;
     }
@@ -116,6 +119,7 @@ ngx_http_llm_handler(ngx_http_request_t *r)
     case NGX_HTTP_LLM_SURFACE_EMBEDDINGS:
     case NGX_HTTP_LLM_SURFACE_MESSAGES:
     case NGX_HTTP_LLM_SURFACE_GEMINI:
+    case NGX_HTTP_LLM_SURFACE_RESPONSES:
 
         if (r->method != NGX_HTTP_POST) {
             return ngx_http_llm_not_allowed(r, "POST");
@@ -176,6 +180,10 @@ ngx_http_llm_surface(ngx_http_request_t *r, ngx_str_t *model_id)
 
     if (ngx_http_llm_ends_with("/messages")) {
         return NGX_HTTP_LLM_SURFACE_MESSAGES;
+    }
+
+    if (ngx_http_llm_ends_with("/responses")) {
+        return NGX_HTTP_LLM_SURFACE_RESPONSES;
     }
 
     if (ngx_http_llm_ends_with("/messages/count_tokens")) {
@@ -633,6 +641,11 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
         ctx->stream = 0;
 
+        return NGX_OK;
+    }
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES) {
+        /* "input" and the rest: the Responses surface's parser */
         return NGX_OK;
     }
 

@@ -32,6 +32,7 @@
 #define NGX_HTTP_LLM_SURFACE_EMBEDDINGS   2
 #define NGX_HTTP_LLM_SURFACE_MODELS       3
 #define NGX_HTTP_LLM_SURFACE_MESSAGES     4   /* Anthropic Messages */
+#define NGX_HTTP_LLM_SURFACE_RESPONSES    5   /* OpenAI Responses */
 #define NGX_HTTP_LLM_SURFACE_GEMINI       6   /* :generateContent */
 #define NGX_HTTP_LLM_SURFACE_COUNT_TOKENS 7   /* messages/count_tokens */
 

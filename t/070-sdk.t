@@ -285,7 +285,8 @@ my $node_started = time;
 
     ($node_rc, $node_out) = run(qw(timeout 120 node --test
                                    --test-reporter=spec
-                                   t/sdk/openai.test.mjs));
+                                   t/sdk/openai.test.mjs
+                                   t/sdk/responses.test.mjs));
 }
 
 my $node_secs = time - $node_started;
@@ -293,7 +294,8 @@ my $node_secs = time - $node_started;
 diag("openai $sdk_version on node $node_version, against $base_url:");
 diag($_) for split /\n/, $node_out;
 
-is($node_rc, 0, 'node --test t/sdk/openai.test.mjs passes');
+is($node_rc, 0, 'node --test t/sdk/openai.test.mjs t/sdk/responses.test.mjs '
+                . 'passes');
 
 stop_nginx();
 
