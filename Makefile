@@ -208,7 +208,7 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS   = -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Wall \
                 -Wno-unused-parameter -Wno-unused-function $(UNIT_INCS) \
                 -I $(TOP)/t/fuzz
-FUZZ_TARGETS  = json sse request stream response
+FUZZ_TARGETS  = json sse request stream response eventstream
 FUZZ_BIN      = $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_LIB_SRCS = src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c \
                 src/ngx_http_llm_sse.c src/ngx_http_llm_surface_openai.c \
@@ -216,6 +216,7 @@ FUZZ_LIB_SRCS = src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c \
                 src/ngx_http_llm_provider_openai.c \
                 src/ngx_http_llm_provider_anthropic.c \
                 src/ngx_http_llm_provider_gemini.c \
+                src/ngx_http_llm_eventstream.c \
                 t/fuzz/fuzz_common.c t/fuzz/fuzz_alloc.c
 FUZZ_SHIMS    = $(FUZZ_DIR)/shim.o $(FUZZ_DIR)/openai_shim.o
 

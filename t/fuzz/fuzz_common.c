@@ -11,9 +11,14 @@
  */
 
 #include "fuzz.h"
+#include <ngx_crc32.h>
 
 
 ngx_pool_t  *fuzz_pool;
+
+/* ngx_crc32.c's tables (the event-stream decoder checks CRC-32s) */
+uint32_t     ngx_crc32_table256[256];
+uint32_t    *ngx_crc32_table_short = ngx_crc32_table256;
 
 
 ngx_chain_t *
@@ -149,6 +154,21 @@ ngx_decode_base64(ngx_str_t *dst, ngx_str_t *src)
 void
 fuzz_init(void)
 {
+    uint32_t    c;
+    ngx_uint_t  i, k;
+
+    if (ngx_crc32_table256[1] == 0) {
+        for (i = 0; i < 256; i++) {
+            c = (uint32_t) i;
+
+            for (k = 0; k < 8; k++) {
+                c = (c & 1) ? 0xedb88320 ^ (c >> 1) : c >> 1;
+            }
+
+            ngx_crc32_table256[i] = c;
+        }
+    }
+
     fuzz_pool_reset();
     fuzz_pool = ngx_create_pool(4096, NULL);
     unit_set_time(1700000000);
