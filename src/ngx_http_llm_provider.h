@@ -37,4 +37,44 @@ extern const ngx_http_llm_provider_t  ngx_http_llm_provider_anthropic;
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_bedrock;
 
 
+/*
+ * The end of the request line and the headers every provider request
+ * starts with: Host, Content-Type, Content-Length, Accept (an event
+ * stream or JSON), Accept-Encoding: identity.  At most
+ * NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc) bytes.
+ */
+
+#define NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc)                                   \
+    (sizeof(" HTTP/1.1" CRLF) - 1                                             \
+     + sizeof("Host: " CRLF) - 1 + (pc)->host.len                             \
+     + sizeof("Content-Type: application/json" CRLF) - 1                      \
+     + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN                   \
+     + sizeof("Accept: text/event-stream" CRLF) - 1                           \
+     + sizeof("Accept-Encoding: identity" CRLF) - 1)
+
+
+static ngx_inline u_char *
+ngx_http_llm_common_headers(u_char *p, ngx_http_llm_provider_conf_t *pc,
+    ngx_uint_t stream, size_t body_len)
+{
+    p = ngx_cpymem(p, " HTTP/1.1" CRLF "Host: ",
+                   sizeof(" HTTP/1.1" CRLF "Host: ") - 1);
+    p = ngx_cpymem(p, pc->host.data, pc->host.len);
+    p = ngx_sprintf(p, CRLF "Content-Type: application/json" CRLF
+                    "Content-Length: %uz" CRLF, body_len);
+
+    if (stream) {
+        p = ngx_cpymem(p, "Accept: text/event-stream" CRLF,
+                       sizeof("Accept: text/event-stream" CRLF) - 1);
+
+    } else {
+        p = ngx_cpymem(p, "Accept: application/json" CRLF,
+                       sizeof("Accept: application/json" CRLF) - 1);
+    }
+
+    return ngx_cpymem(p, "Accept-Encoding: identity" CRLF,
+                      sizeof("Accept-Encoding: identity" CRLF) - 1);
+}
+
+
 #endif /* _NGX_HTTP_LLM_PROVIDER_H_INCLUDED_ */

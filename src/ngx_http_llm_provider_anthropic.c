@@ -235,12 +235,8 @@ ngx_http_llm_anthropic_create_request(ngx_http_request_t *r,
         ngx_str_set(&version, "2023-06-01");
     }
 
-    len = sizeof("POST /messages HTTP/1.1" CRLF) - 1 + pc->base.len
-          + sizeof("Host: " CRLF) - 1 + pc->host.len
-          + sizeof("Content-Type: application/json" CRLF) - 1
-          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
-          + sizeof("Accept: text/event-stream" CRLF) - 1
-          + sizeof("Accept-Encoding: identity" CRLF) - 1
+    len = sizeof("POST /messages") - 1 + pc->base.len
+          + NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc)
           + sizeof("anthropic-version: " CRLF) - 1 + version.len
           + pc->extra_headers.len
           + sizeof(CRLF) - 1;
@@ -258,24 +254,10 @@ ngx_http_llm_anthropic_create_request(ngx_http_request_t *r,
 
     p = ngx_cpymem(p, "POST ", sizeof("POST ") - 1);
     p = ngx_cpymem(p, pc->base.data, pc->base.len);
-    p = ngx_cpymem(p, "/messages HTTP/1.1" CRLF "Host: ",
-                   sizeof("/messages HTTP/1.1" CRLF "Host: ") - 1);
-    p = ngx_cpymem(p, pc->host.data, pc->host.len);
-    p = ngx_sprintf(p, CRLF "Content-Type: application/json" CRLF
-                    "Content-Length: %uz" CRLF,
-                    (size_t) (body->buf->last - body->buf->pos));
-
-    if (ctx->stream) {
-        p = ngx_cpymem(p, "Accept: text/event-stream" CRLF,
-                       sizeof("Accept: text/event-stream" CRLF) - 1);
-
-    } else {
-        p = ngx_cpymem(p, "Accept: application/json" CRLF,
-                       sizeof("Accept: application/json" CRLF) - 1);
-    }
-
-    p = ngx_cpymem(p, "Accept-Encoding: identity" CRLF,
-                   sizeof("Accept-Encoding: identity" CRLF) - 1);
+    p = ngx_cpymem(p, "/messages", sizeof("/messages") - 1);
+    p = ngx_http_llm_common_headers(p, pc, ctx->stream,
+                                    (size_t) (body->buf->last
+                                              - body->buf->pos));
 
     /* the key is never logged */
 

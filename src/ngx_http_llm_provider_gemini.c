@@ -246,12 +246,7 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
 
     len = sizeof("POST ") - 1 + pc->base.len + sizeof("/models/") - 1
           + model.len + method.len
-          + sizeof(" HTTP/1.1" CRLF) - 1
-          + sizeof("Host: " CRLF) - 1 + pc->host.len
-          + sizeof("Content-Type: application/json" CRLF) - 1
-          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
-          + sizeof("Accept: text/event-stream" CRLF) - 1
-          + sizeof("Accept-Encoding: identity" CRLF) - 1
+          + NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc)
           + pc->extra_headers.len
           + sizeof(CRLF) - 1;
 
@@ -271,24 +266,9 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
     p = ngx_cpymem(p, "/models/", sizeof("/models/") - 1);
     p = ngx_cpymem(p, model.data, model.len);
     p = ngx_cpymem(p, method.data, method.len);
-    p = ngx_cpymem(p, " HTTP/1.1" CRLF "Host: ",
-                   sizeof(" HTTP/1.1" CRLF "Host: ") - 1);
-    p = ngx_cpymem(p, pc->host.data, pc->host.len);
-    p = ngx_sprintf(p, CRLF "Content-Type: application/json" CRLF
-                    "Content-Length: %uz" CRLF,
-                    (size_t) (body->buf->last - body->buf->pos));
-
-    if (ctx->stream) {
-        p = ngx_cpymem(p, "Accept: text/event-stream" CRLF,
-                       sizeof("Accept: text/event-stream" CRLF) - 1);
-
-    } else {
-        p = ngx_cpymem(p, "Accept: application/json" CRLF,
-                       sizeof("Accept: application/json" CRLF) - 1);
-    }
-
-    p = ngx_cpymem(p, "Accept-Encoding: identity" CRLF,
-                   sizeof("Accept-Encoding: identity" CRLF) - 1);
+    p = ngx_http_llm_common_headers(p, pc, ctx->stream,
+                                    (size_t) (body->buf->last
+                                              - body->buf->pos));
 
     /* the key goes in a header, never in the URL (access logs) */
 

@@ -390,12 +390,7 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                    && ngx_strncmp(pc->version.data, "v1", 2) == 0);
 
     len = sizeof("POST ") - 1 + pc->base.len + path->len
-          + sizeof(" HTTP/1.1" CRLF) - 1
-          + sizeof("Host: " CRLF) - 1 + pc->host.len
-          + sizeof("Content-Type: application/json" CRLF) - 1
-          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
-          + sizeof("Accept: text/event-stream" CRLF) - 1
-          + sizeof("Accept-Encoding: identity" CRLF) - 1
+          + NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc)
           + pc->extra_headers.len
           + sizeof(CRLF) - 1;
 
@@ -442,23 +437,7 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         p = ngx_cpymem(p, pc->version.data, pc->version.len);
     }
 
-    p = ngx_cpymem(p, " HTTP/1.1" CRLF "Host: ",
-                   sizeof(" HTTP/1.1" CRLF "Host: ") - 1);
-    p = ngx_cpymem(p, pc->host.data, pc->host.len);
-    p = ngx_sprintf(p, CRLF "Content-Type: application/json" CRLF
-                    "Content-Length: %uz" CRLF, blen);
-
-    if (ctx->stream) {
-        p = ngx_cpymem(p, "Accept: text/event-stream" CRLF,
-                       sizeof("Accept: text/event-stream" CRLF) - 1);
-
-    } else {
-        p = ngx_cpymem(p, "Accept: application/json" CRLF,
-                       sizeof("Accept: application/json" CRLF) - 1);
-    }
-
-    p = ngx_cpymem(p, "Accept-Encoding: identity" CRLF,
-                   sizeof("Accept-Encoding: identity" CRLF) - 1);
+    p = ngx_http_llm_common_headers(p, pc, ctx->stream, blen);
 
     if (pc->key.len && azure) {
         p = ngx_cpymem(p, "api-key: ", sizeof("api-key: ") - 1);
