@@ -520,9 +520,11 @@ ngx_http_llm_fb_reason(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return;
     }
 
-    last = ngx_cpymem(p, ctx->fallback_reason.data, ctx->fallback_reason.len);
+    last = p;
 
-    if (ctx->fallback_reason.len) {
+    if (ctx->fallback_reason.len) {     /* data is NULL before the first */
+        last = ngx_cpymem(last, ctx->fallback_reason.data,
+                          ctx->fallback_reason.len);
         *last++ = ';';
         *last++ = ' ';
     }
