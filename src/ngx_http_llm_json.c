@@ -36,8 +36,19 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
     u_char *data, size_t len, ngx_uint_t max_tokens)
 {
     int          n;
-    ngx_uint_t   ntoks;
+    ngx_uint_t   ntoks, members;
     jsmn_parser  parser;
+
+    /*
+     * jsmn is lenient ({"a"} passes): the strict scanner decides what
+     * is JSON, jsmn only tokenizes what it accepted
+     */
+
+    if (ngx_http_llm_json_scan(data, data + len, NULL, 0, &members)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
 
     /* a cheap first guess: one token per 8 bytes, at least 64 */
 

@@ -939,6 +939,10 @@ ngx_http_llm_gemini_is_object(ngx_pool_t *pool, ngx_str_t *text)
     ngx_int_t             rc;
     ngx_http_llm_json_t   js;
 
+    if (text->len == 0) {
+        return NGX_DECLINED;
+    }
+
     last = text->data + text->len;
 
     for (p = text->data; p < last; p++) {

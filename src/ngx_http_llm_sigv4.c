@@ -53,7 +53,11 @@ ngx_http_llm_sigv4_authorization(ngx_pool_t *pool, ngx_http_llm_sigv4_t *s,
     *p++ = LF;
     p = ngx_http_llm_sigv4_uri(p, &s->path);
     *p++ = LF;
-    p = ngx_cpymem(p, s->query.data, s->query.len);
+    if (s->query.len) {
+        /* no query string: nothing to copy, maybe from NULL */
+        p = ngx_cpymem(p, s->query.data, s->query.len);
+    }
+
     *p++ = LF;
 
     for (i = 0; i < s->nheaders; i++) {
