@@ -158,6 +158,29 @@ ngx_http_llm_jw_chain(ngx_http_llm_jw_t *jw)
 }
 
 
+/*
+ * Tool call arguments (a JSON text) as an object value: "" or anything
+ * that is not one valid JSON object is written as {}.
+ */
+
+void
+ngx_http_llm_jw_args(ngx_http_llm_jw_t *jw, ngx_log_t *log, ngx_str_t *args)
+{
+    if (args->len && ngx_http_llm_json_is_object(args->data, args->len)) {
+        ngx_http_llm_jw_raw(jw, args->data, args->len);
+        return;
+    }
+
+    if (args->len) {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "llm: tool call arguments are not a JSON object, "
+                      "sent as {}");
+    }
+
+    ngx_http_llm_jw_lit(jw, "{}");
+}
+
+
 ngx_http_llm_request_t *
 ngx_http_llm_request_create(ngx_pool_t *pool)
 {

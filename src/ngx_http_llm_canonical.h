@@ -237,6 +237,10 @@ void ngx_http_llm_jw_int(ngx_http_llm_jw_t *jw, ngx_int_t n);
 #define ngx_http_llm_jw_string(jw, s)                                         \
     ngx_http_llm_jw_str(jw, (s)->data, (s)->len)
 
+/* tool call arguments as an object value: {} when not one */
+void ngx_http_llm_jw_args(ngx_http_llm_jw_t *jw, ngx_log_t *log,
+    ngx_str_t *args);
+
 /* the written JSON as a chain link (NULL on failure) */
 ngx_chain_t *ngx_http_llm_jw_chain(ngx_http_llm_jw_t *jw);
 

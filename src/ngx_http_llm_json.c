@@ -753,6 +753,25 @@ ngx_http_llm_json_scan(u_char *p, u_char *last,
 }
 
 
+ngx_int_t
+ngx_http_llm_json_is_object(u_char *p, size_t n)
+{
+    u_char      *q, *last;
+    ngx_uint_t   members;
+
+    last = p + n;
+
+    for (q = p; q < last; q++) {
+        if (*q != ' ' && *q != '\t' && *q != CR && *q != LF) {
+            break;
+        }
+    }
+
+    return q < last && *q == '{'
+           && ngx_http_llm_json_scan(p, last, NULL, 0, &members) == NGX_OK;
+}
+
+
 u_char *
 ngx_http_llm_memmem(u_char *p, u_char *last, const char *s, size_t n)
 {

@@ -86,6 +86,9 @@ typedef struct {
 ngx_int_t ngx_http_llm_json_scan(u_char *p, u_char *last,
     ngx_http_llm_json_member_t *members, ngx_uint_t max, ngx_uint_t *n);
 
+/* 1 when [p, p + n) is one valid JSON object (strict), else 0 */
+ngx_int_t ngx_http_llm_json_is_object(u_char *p, size_t n);
+
 /* a JSON string's contents (between the quotes) unescaped */
 ngx_int_t ngx_http_llm_json_unescape(ngx_pool_t *pool, u_char *s,
     u_char *last, ngx_str_t *out);

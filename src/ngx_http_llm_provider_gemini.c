@@ -935,43 +935,8 @@ ngx_http_llm_gemini_message_text(ngx_http_llm_message_t *msg,
 static ngx_int_t
 ngx_http_llm_gemini_is_object(ngx_pool_t *pool, ngx_str_t *text)
 {
-    u_char               *p, *last;
-    ngx_int_t             rc;
-    ngx_http_llm_json_t   js;
-
-    if (text->len == 0) {
-        return NGX_DECLINED;
-    }
-
-    last = text->data + text->len;
-
-    for (p = text->data; p < last; p++) {
-        if (*p != ' ' && *p != '\t' && *p != CR && *p != LF) {
-            break;
-        }
-    }
-
-    if (p == last || *p != '{') {
-        return NGX_DECLINED;
-    }
-
-    rc = ngx_http_llm_json_parse(pool, &js, text->data, text->len,
-                                 NGX_HTTP_LLM_GEMINI_MAX_TOKENS);
-
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    rc = (ngx_http_llm_json_type(&js, 0) == NGX_HTTP_LLM_JSON_OBJECT)
-         ? NGX_OK : NGX_DECLINED;
-
-    ngx_pfree(pool, js.toks);
-
-    return rc;
+    return ngx_http_llm_json_is_object(text->data, text->len)
+           ? NGX_OK : NGX_DECLINED;
 }
 
 

@@ -22,7 +22,6 @@
 
 #define NGX_HTTP_LLM_ANTHROPIC_ID_LEN     24
 #define NGX_HTTP_LLM_ANTHROPIC_ERR_LEN    256
-#define NGX_HTTP_LLM_ANTHROPIC_MAX_ARGS   (1024 * 1024)
 #define NGX_HTTP_LLM_ANTHROPIC_MAX_TOOLS  1024
 
 /* the kinds of content block of a stream */
@@ -99,8 +98,6 @@ static ngx_http_llm_part_t *ngx_http_llm_anthropic_part(
 static ngx_int_t ngx_http_llm_anthropic_write_response(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_response_t *resp,
     ngx_chain_t **out);
-static void ngx_http_llm_anthropic_input(ngx_http_request_t *r,
-    ngx_http_llm_jw_t *jw, ngx_str_t *args);
 static void ngx_http_llm_anthropic_usage(ngx_http_llm_jw_t *jw,
     ngx_http_llm_usage_t *usage);
 static ngx_str_t *ngx_http_llm_anthropic_stop_reason(ngx_uint_t finish,
@@ -1457,7 +1454,7 @@ ngx_http_llm_anthropic_write_response(ngx_http_request_t *r,
         ngx_http_llm_jw_lit(&jw, ",\"name\":");
         ngx_http_llm_jw_string(&jw, &tc[i].name);
         ngx_http_llm_jw_lit(&jw, ",\"input\":");
-        ngx_http_llm_anthropic_input(r, &jw, &tc[i].arguments);
+        ngx_http_llm_jw_args(&jw, r->connection->log, &tc[i].arguments);
         ngx_http_llm_jw_lit(&jw, "}");
     }
 
@@ -1475,47 +1472,6 @@ ngx_http_llm_anthropic_write_response(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-/* tool call arguments as the "input" object: "" or not an object: {} */
-
-static void
-ngx_http_llm_anthropic_input(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
-    ngx_str_t *args)
-{
-    ngx_int_t            rc;
-    ngx_http_llm_json_t  js;
-
-    if (args->len == 0) {
-        ngx_http_llm_jw_lit(jw, "{}");
-        return;
-    }
-
-    rc = ngx_http_llm_json_parse(r->pool, &js, args->data, args->len,
-                                 NGX_HTTP_LLM_ANTHROPIC_MAX_ARGS);
-
-    if (rc == NGX_ERROR) {
-        jw->failed = 1;
-        return;
-    }
-
-    if (rc == NGX_OK
-        && ngx_http_llm_json_type(&js, 0) == NGX_HTTP_LLM_JSON_OBJECT)
-    {
-        ngx_http_llm_jw_raw(jw, args->data, args->len);
-
-    } else {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "llm: tool call arguments are not a JSON object, "
-                      "sent as {}");
-
-        ngx_http_llm_jw_lit(jw, "{}");
-    }
-
-    if (rc == NGX_OK || rc == NGX_DECLINED) {
-        ngx_pfree(r->pool, js.toks);
-    }
 }
 
 

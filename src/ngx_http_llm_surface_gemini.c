@@ -29,7 +29,6 @@
 
 
 #define NGX_HTTP_LLM_GEMINI_IN_ERR_LEN    256
-#define NGX_HTTP_LLM_GEMINI_IN_MAX_ARGS   (1024 * 1024)
 #define NGX_HTTP_LLM_GEMINI_IN_ID_LEN     24
 
 
@@ -123,8 +122,6 @@ static ngx_http_llm_part_t *ngx_http_llm_gemini_in_new_part(
 static ngx_int_t ngx_http_llm_gemini_in_write_response(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_response_t *resp,
     ngx_chain_t **out);
-static void ngx_http_llm_gemini_in_args(ngx_http_request_t *r,
-    ngx_http_llm_jw_t *jw, ngx_str_t *args);
 static void ngx_http_llm_gemini_in_fcall(ngx_http_request_t *r,
     ngx_http_llm_jw_t *jw, ngx_str_t *id, ngx_str_t *name, ngx_str_t *args,
     ngx_str_t *signature);
@@ -1565,7 +1562,7 @@ ngx_http_llm_gemini_in_fcall(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
     ngx_http_llm_jw_lit(jw, "\"name\":");
     ngx_http_llm_jw_string(jw, name);
     ngx_http_llm_jw_lit(jw, ",\"args\":");
-    ngx_http_llm_gemini_in_args(r, jw, args);
+    ngx_http_llm_jw_args(jw, r->connection->log, args);
     ngx_http_llm_jw_lit(jw, "}");
 
     if (signature && signature->len) {
@@ -1574,47 +1571,6 @@ ngx_http_llm_gemini_in_fcall(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
     }
 
     ngx_http_llm_jw_lit(jw, "}");
-}
-
-
-/* tool call arguments as the "args" object: "" or not an object: {} */
-
-static void
-ngx_http_llm_gemini_in_args(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
-    ngx_str_t *args)
-{
-    ngx_int_t            rc;
-    ngx_http_llm_json_t  js;
-
-    if (args->len == 0) {
-        ngx_http_llm_jw_lit(jw, "{}");
-        return;
-    }
-
-    rc = ngx_http_llm_json_parse(r->pool, &js, args->data, args->len,
-                                 NGX_HTTP_LLM_GEMINI_IN_MAX_ARGS);
-
-    if (rc == NGX_ERROR) {
-        jw->failed = 1;
-        return;
-    }
-
-    if (rc == NGX_OK
-        && ngx_http_llm_json_type(&js, 0) == NGX_HTTP_LLM_JSON_OBJECT)
-    {
-        ngx_http_llm_jw_raw(jw, args->data, args->len);
-
-    } else {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "llm: tool call arguments are not a JSON object, "
-                      "sent as {}");
-
-        ngx_http_llm_jw_lit(jw, "{}");
-    }
-
-    if (rc == NGX_OK || rc == NGX_DECLINED) {
-        ngx_pfree(r->pool, js.toks);
-    }
 }
 
 
