@@ -181,6 +181,32 @@ ngx_http_llm_jw_args(ngx_http_llm_jw_t *jw, ngx_log_t *log, ngx_str_t *args)
 }
 
 
+/*
+ * Why a request is bad, formatted into "*error" (NUL-terminated, at most
+ * NGX_HTTP_LLM_ERROR_LEN bytes): what every surface's parser returns
+ * NGX_DECLINED with.
+ */
+
+ngx_int_t
+ngx_http_llm_vbad(ngx_pool_t *pool, const char **error, const char *fmt,
+    va_list args)
+{
+    u_char  *p, *last;
+
+    p = ngx_pnalloc(pool, NGX_HTTP_LLM_ERROR_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_vslprintf(p, p + NGX_HTTP_LLM_ERROR_LEN - 1, fmt, args);
+    *last = '\0';
+
+    *error = (const char *) p;
+
+    return NGX_DECLINED;
+}
+
+
 ngx_http_llm_request_t *
 ngx_http_llm_request_create(ngx_pool_t *pool)
 {

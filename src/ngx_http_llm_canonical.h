@@ -237,6 +237,12 @@ void ngx_http_llm_jw_int(ngx_http_llm_jw_t *jw, ngx_int_t n);
 #define ngx_http_llm_jw_string(jw, s)                                         \
     ngx_http_llm_jw_str(jw, (s)->data, (s)->len)
 
+/* a bad request's message into *error; returns NGX_DECLINED */
+#define NGX_HTTP_LLM_ERROR_LEN  256
+
+ngx_int_t ngx_http_llm_vbad(ngx_pool_t *pool, const char **error,
+    const char *fmt, va_list args);
+
 /* tool call arguments as an object value: {} when not one */
 void ngx_http_llm_jw_args(ngx_http_llm_jw_t *jw, ngx_log_t *log,
     ngx_str_t *args);

@@ -28,7 +28,6 @@
  */
 
 
-#define NGX_HTTP_LLM_GEMINI_IN_ERR_LEN    256
 #define NGX_HTTP_LLM_GEMINI_IN_ID_LEN     24
 
 
@@ -239,24 +238,14 @@ static ngx_int_t
 ngx_http_llm_gemini_in_bad(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     const char *fmt, ...)
 {
-    u_char   *p, *last;
-    va_list   args;
-
-    p = ngx_pnalloc(r->pool, NGX_HTTP_LLM_GEMINI_IN_ERR_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_int_t  rc;
+    va_list    args;
 
     va_start(args, fmt);
-    last = ngx_vslprintf(p, p + NGX_HTTP_LLM_GEMINI_IN_ERR_LEN - 1, fmt,
-                         args);
+    rc = ngx_http_llm_vbad(r->pool, &ctx->error, fmt, args);
     va_end(args);
 
-    *last = '\0';
-
-    ctx->error = (const char *) p;
-
-    return NGX_DECLINED;
+    return rc;
 }
 
 

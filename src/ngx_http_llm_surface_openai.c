@@ -109,6 +109,25 @@ static void ngx_http_llm_openai_jw_usage(ngx_http_llm_jw_t *jw,
     ngx_http_llm_usage_t *u);
 
 
+typedef struct {
+    const char                 *key;
+    size_t                      offset;
+} ngx_http_llm_openai_number_t;
+
+
+static ngx_http_llm_openai_number_t  ngx_http_llm_openai_numbers[] = {
+    { "temperature", offsetof(ngx_http_llm_request_t, temperature) },
+    { "top_p", offsetof(ngx_http_llm_request_t, top_p) },
+    { "top_k", offsetof(ngx_http_llm_request_t, top_k) },
+    { "seed", offsetof(ngx_http_llm_request_t, seed) },
+    { "presence_penalty",
+      offsetof(ngx_http_llm_request_t, presence_penalty) },
+    { "frequency_penalty",
+      offsetof(ngx_http_llm_request_t, frequency_penalty) },
+    { NULL, 0 }
+};
+
+
 const ngx_http_llm_surface_t  ngx_http_llm_surface_openai = {
     ngx_string("openai"),
     ngx_http_llm_openai_parse_request,
@@ -202,26 +221,14 @@ static ngx_int_t
 ngx_http_llm_openai_invalid(ngx_http_llm_openai_ps_t *ps, const char *fmt,
     ...)
 {
-    u_char   *p, *last;
-    va_list   args;
-
-    /* a message with the offending field in it, NUL-terminated */
-
-    p = ngx_pnalloc(ps->pool, 256);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    last = p + 255;
+    ngx_int_t  rc;
+    va_list    args;
 
     va_start(args, fmt);
-    last = ngx_vslprintf(p, last, fmt, args);
+    rc = ngx_http_llm_vbad(ps->pool, &ps->error, fmt, args);
     va_end(args);
 
-    *last = '\0';
-    ps->error = (const char *) p;
-
-    return NGX_DECLINED;
+    return rc;
 }
 
 
@@ -1191,10 +1198,11 @@ ngx_http_llm_openai_response_format(ngx_http_llm_openai_ps_t *ps,
 static ngx_int_t
 ngx_http_llm_openai_options(ngx_http_llm_openai_ps_t *ps)
 {
-    ngx_int_t                rc, v, s, i, n, b;
-    ngx_str_t               *stop;
-    ngx_http_llm_json_t     *js;
-    ngx_http_llm_request_t  *req;
+    ngx_int_t                      rc, v, s, i, n, b;
+    ngx_str_t                     *stop;
+    ngx_http_llm_json_t           *js;
+    ngx_http_llm_request_t        *req;
+    ngx_http_llm_openai_number_t  *num;
 
     js = ps->js;
     req = ps->req;
@@ -1251,48 +1259,16 @@ ngx_http_llm_openai_options(ngx_http_llm_openai_ps_t *ps)
         }
     }
 
-    if (ngx_http_llm_field("temperature")) {
-        rc = ngx_http_llm_openai_number(ps, v, "temperature",
-                                        &req->temperature);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
+    /* sampling numbers: kept as written, for the provider's writer */
 
-    if (ngx_http_llm_field("top_p")) {
-        rc = ngx_http_llm_openai_number(ps, v, "top_p", &req->top_p);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    if (ngx_http_llm_field("top_k")) {
-        rc = ngx_http_llm_openai_number(ps, v, "top_k", &req->top_k);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    if (ngx_http_llm_field("seed")) {
-        rc = ngx_http_llm_openai_number(ps, v, "seed", &req->seed);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    if (ngx_http_llm_field("presence_penalty")) {
-        rc = ngx_http_llm_openai_number(ps, v, "presence_penalty",
-                                        &req->presence_penalty);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-    }
-
-    if (ngx_http_llm_field("frequency_penalty")) {
-        rc = ngx_http_llm_openai_number(ps, v, "frequency_penalty",
-                                        &req->frequency_penalty);
-        if (rc != NGX_OK) {
-            return rc;
+    for (num = ngx_http_llm_openai_numbers; num->key; num++) {
+        if (ngx_http_llm_field(num->key)) {
+            rc = ngx_http_llm_openai_number(ps, v, num->key,
+                                            (ngx_str_t *) ((u_char *) req
+                                                           + num->offset));
+            if (rc != NGX_OK) {
+                return rc;
+            }
         }
     }
 

@@ -35,7 +35,6 @@
  */
 
 
-#define NGX_HTTP_LLM_RESPONSES_ERR_LEN     256
 #define NGX_HTTP_LLM_RESPONSES_MAX_TOOLS   1024
 
 /* output items */
@@ -398,24 +397,14 @@ static ngx_int_t
 ngx_http_llm_responses_bad(ngx_http_llm_ctx_t *ctx, ngx_pool_t *pool,
     const char *fmt, ...)
 {
-    u_char   *p, *last;
-    va_list   args;
-
-    p = ngx_pnalloc(pool, NGX_HTTP_LLM_RESPONSES_ERR_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_int_t  rc;
+    va_list    args;
 
     va_start(args, fmt);
-    last = ngx_vslprintf(p, p + NGX_HTTP_LLM_RESPONSES_ERR_LEN - 1, fmt,
-                         args);
+    rc = ngx_http_llm_vbad(pool, &ctx->error, fmt, args);
     va_end(args);
 
-    *last = '\0';
-
-    ctx->error = (const char *) p;
-
-    return NGX_DECLINED;
+    return rc;
 }
 
 
