@@ -271,3 +271,15 @@ fuzz-build: $(BUILD)/.deps-fuzz $(FUZZ_BIN)
 
 fuzz: fuzz-build
 	@t/bin/fuzz-run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# -- unit: SigV4 against AWS's published test suite (t/151-sigv4-vectors.t) --
+
+SIGV4_UNIT_SRCS = t/unit/sigv4_vectors.c t/unit/shim.c t/unit/openai_shim.c \
+                  src/ngx_http_llm_sigv4.c
+
+unit: $(BUILD)/unit/sigv4_vectors
+
+$(BUILD)/unit/sigv4_vectors: $(SIGV4_UNIT_SRCS) src/ngx_http_llm_sigv4.h \
+                             $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ $(SIGV4_UNIT_SRCS) -lcrypto

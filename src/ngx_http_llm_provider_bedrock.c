@@ -107,7 +107,6 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
     ngx_buf_t                     *b;
     ngx_uint_t                     bearer;
     ngx_chain_t                   *cl, *bcl;
-    ngx_keyval_t                   hdrs[4];
     ngx_http_llm_jw_t              jw;
     ngx_http_llm_sigv4_t           sv;
     ngx_http_llm_provider_conf_t  *pc;
@@ -155,46 +154,15 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
         auth = pc->key;
 
     } else if (pc->key.len) {
-        ngx_memzero(&sv, sizeof(ngx_http_llm_sigv4_t));
-
-        sv.access_key.data = pc->key.data;
-        sv.access_key.len = colon - pc->key.data;
-        sv.secret_key.data = colon + 1;
-        sv.secret_key.len = pc->key.data + pc->key.len - (colon + 1);
-
-        p = ngx_strlchr(sv.secret_key.data,
-                        sv.secret_key.data + sv.secret_key.len, ':');
-
-        if (p) {
-            token.data = p + 1;
-            token.len = sv.secret_key.data + sv.secret_key.len - (p + 1);
-            sv.secret_key.len = p - sv.secret_key.data;
-        }
-
-        ngx_str_set(&hdrs[0].key, "content-type");
-        ngx_str_set(&hdrs[0].value, "application/json");
-        ngx_str_set(&hdrs[1].key, "host");
-        hdrs[1].value = pc->host;
-        ngx_str_set(&hdrs[2].key, "x-amz-date");
-        hdrs[2].value.data = date;
-        hdrs[2].value.len = 16;
-        ngx_str_set(&hdrs[3].key, "x-amz-security-token");
-        hdrs[3].value = token;
-
-        ngx_str_set(&sv.method, "POST");
-        sv.path = path;
-        sv.headers = hdrs;
-        sv.nheaders = token.len ? 4 : 3;
-        sv.payload = body;
-        sv.region = pc->region;
-        ngx_str_set(&sv.service, "bedrock");
-        sv.amz_date.data = date;
-        sv.amz_date.len = 16;
-
-        if (ngx_http_llm_sigv4_authorization(r->pool, &sv, &auth) != NGX_OK)
+        if (ngx_http_llm_sigv4_sign_key(r->pool, &sv, &pc->key, &pc->host,
+                                        &pc->region, &path, &body, date)
+            != NGX_OK)
         {
             return NGX_ERROR;
         }
+
+        auth = sv.authorization;
+        token = sv.token;
     }
 
     len = sizeof("POST  HTTP/1.1" CRLF) - 1 + path.len
