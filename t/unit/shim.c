@@ -224,3 +224,47 @@ ngx_escape_uri(u_char *dst, u_char *src, size_t size, ngx_uint_t type)
 
     return dst ? (uintptr_t) dst : (uintptr_t) n;
 }
+
+
+/* SigV4 (src/ngx_http_llm_sigv4.c): hex, zeroing, the time of a date */
+
+__attribute__((weak)) u_char *
+ngx_hex_dump(u_char *dst, u_char *src, size_t len)
+{
+    static u_char  hex[] = "0123456789abcdef";
+
+    while (len--) {
+        *dst++ = hex[*src >> 4];
+        *dst++ = hex[*src++ & 0xf];
+    }
+
+    return dst;
+}
+
+
+__attribute__((weak)) void
+ngx_explicit_memzero(void *buf, size_t n)
+{
+    volatile u_char  *p = buf;
+
+    while (n--) {
+        *p++ = 0;
+    }
+}
+
+
+__attribute__((weak)) void
+ngx_gmtime(time_t t, ngx_tm_t *tp)
+{
+    struct tm  tm;
+
+    gmtime_r(&t, &tm);
+
+    tp->ngx_tm_sec = tm.tm_sec;
+    tp->ngx_tm_min = tm.tm_min;
+    tp->ngx_tm_hour = tm.tm_hour;
+    tp->ngx_tm_mday = tm.tm_mday;
+    tp->ngx_tm_mon = tm.tm_mon + 1;
+    tp->ngx_tm_year = tm.tm_year + 1900;
+    tp->ngx_tm_wday = tm.tm_wday;
+}
