@@ -217,6 +217,7 @@ FUZZ_LIB_SRCS = src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c \
                 src/ngx_http_llm_provider_anthropic.c \
                 src/ngx_http_llm_provider_gemini.c \
                 src/ngx_http_llm_eventstream.c \
+                src/ngx_http_llm_embeddings.c \
                 t/fuzz/fuzz_common.c t/fuzz/fuzz_alloc.c
 FUZZ_SHIMS    = $(FUZZ_DIR)/shim.o $(FUZZ_DIR)/openai_shim.o
 

@@ -10,6 +10,7 @@
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_fallback.h"
 #include "ngx_http_llm_canonical.h"
+#include "ngx_http_llm_embeddings.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_shm.h"
 
@@ -687,7 +688,9 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        rc = (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS)
+             ? ngx_http_llm_embed_parse(r, ctx, js)
+             : ctx->surf->parse_request(r, ctx, js, ctx->req);
 
         if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -696,6 +699,18 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                           ctx->error ? ctx->error : "unsupported");
             return NGX_ERROR;
         }
+    }
+
+    /* what this provider cannot take, though an earlier one could */
+
+    if (ctx->req && ctx->provider->type->check
+        && ctx->provider->type->check(r, ctx) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the request cannot be translated for "
+                      "\"%V\": %s", &ctx->provider->name,
+                      ctx->error ? ctx->error : "unsupported");
+        return NGX_ERROR;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

@@ -14,6 +14,7 @@
 #include "ngx_http_llm_router.h"
 #include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_canonical.h"
+#include "ngx_http_llm_embeddings.h"
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
 #include "ngx_http_llm_status.h"
@@ -348,7 +349,13 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
             return;
         }
 
-        rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        rc = (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS)
+             ? ngx_http_llm_embed_parse(r, ctx, js)
+             : ctx->surf->parse_request(r, ctx, js, ctx->req);
+
+        if (rc == NGX_OK && ctx->provider->type->check) {
+            rc = ctx->provider->type->check(r, ctx);
+        }
 
         if (rc == NGX_ERROR) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -202,6 +202,8 @@ struct ngx_http_llm_ctx_s {
     ngx_http_llm_request_t         *req;        /* NULL: passthrough */
     void                           *in_state;   /* provider stream state */
     void                           *out_state;  /* surface writer state */
+    void                           *embed;      /* ngx_http_llm_embed_t:
+                                                   translated embeddings */
     const char                     *error;      /* why a request is bad */
     /* offsets in the body, for the passthrough rewrite */
     ngx_int_t                       model_start; /* inside the quotes */
@@ -274,6 +276,10 @@ typedef ngx_int_t (*ngx_http_llm_response_pt)(ngx_http_request_t *r,
 typedef ngx_int_t (*ngx_http_llm_error_pt)(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_str_t *message,
     ngx_str_t *type, ngx_str_t *code);
+/* what the translated request asks that the provider cannot do: NGX_OK,
+   or NGX_DECLINED with ctx->error (a 400 before any upstream request) */
+typedef ngx_int_t (*ngx_http_llm_check_pt)(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 
 
 struct ngx_http_llm_provider_s {
@@ -289,6 +295,7 @@ struct ngx_http_llm_provider_s {
     ngx_http_llm_stream_event_pt       stream_event;
     ngx_http_llm_response_pt           response;
     ngx_http_llm_error_pt              error;
+    ngx_http_llm_check_pt              check;     /* NULL: takes all */
 };
 
 

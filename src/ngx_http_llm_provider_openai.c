@@ -135,7 +135,8 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_openai = {
     ngx_http_llm_openai_create_request,
     ngx_http_llm_openai_stream_event,
     ngx_http_llm_openai_response,
-    ngx_http_llm_openai_error
+    ngx_http_llm_openai_error,
+    NULL                                   /* check */
 };
 
 
@@ -153,7 +154,8 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_azure = {
     ngx_http_llm_openai_create_request,
     ngx_http_llm_openai_stream_event,
     ngx_http_llm_openai_response,
-    ngx_http_llm_openai_error
+    ngx_http_llm_openai_error,
+    NULL                                   /* check */
 };
 
 

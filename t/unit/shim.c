@@ -268,3 +268,47 @@ ngx_gmtime(time_t t, ngx_tm_t *tp)
     tp->ngx_tm_year = tm.tm_year + 1900;
     tp->ngx_tm_wday = tm.tm_wday;
 }
+
+
+/* embeddings' base64 form (src/ngx_http_llm_embeddings.c) */
+
+__attribute__((weak)) void
+ngx_encode_base64(ngx_str_t *dst, ngx_str_t *src)
+{
+    u_char      *d, *s;
+    size_t       len;
+
+    static u_char  b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    len = src->len;
+    s = src->data;
+    d = dst->data;
+
+    while (len > 2) {
+        *d++ = b64[(s[0] >> 2) & 0x3f];
+        *d++ = b64[((s[0] & 3) << 4) | (s[1] >> 4)];
+        *d++ = b64[((s[1] & 0x0f) << 2) | (s[2] >> 6)];
+        *d++ = b64[s[2] & 0x3f];
+
+        s += 3;
+        len -= 3;
+    }
+
+    if (len) {
+        *d++ = b64[(s[0] >> 2) & 0x3f];
+
+        if (len == 1) {
+            *d++ = b64[(s[0] & 3) << 4];
+            *d++ = '=';
+
+        } else {
+            *d++ = b64[((s[0] & 3) << 4) | (s[1] >> 4)];
+            *d++ = b64[(s[1] & 0x0f) << 2];
+        }
+
+        *d++ = '=';
+    }
+
+    dst->len = d - dst->data;
+}
