@@ -218,9 +218,9 @@ ngx_http_llm_embed_write(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         prompt_tokens = 0;
     }
 
-    ngx_http_llm_jw_lit(&jw, "],\"model\":\"");
+    ngx_http_llm_jw_lit(&jw, "],\"model\":");
     ngx_http_llm_jw_string(&jw, &ctx->model);
-    ngx_http_llm_jw_lit(&jw, "\",\"usage\":{\"prompt_tokens\":");
+    ngx_http_llm_jw_lit(&jw, ",\"usage\":{\"prompt_tokens\":");
     ngx_http_llm_jw_int(&jw, prompt_tokens);
     ngx_http_llm_jw_lit(&jw, ",\"total_tokens\":");
     ngx_http_llm_jw_int(&jw, prompt_tokens);

@@ -1210,11 +1210,13 @@ ngx_http_llm_gemini_embed_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             ngx_http_llm_jw_lit(jw, ",");
         }
 
+        /* the model is URL-safe: nothing to escape */
+
         ngx_http_llm_jw_lit(jw, "{\"model\":\"models/");
-        ngx_http_llm_jw_string(jw, model);
-        ngx_http_llm_jw_lit(jw, "\",\"content\":{\"parts\":[{\"text\":\"");
+        ngx_http_llm_jw_raw(jw, model->data, model->len);
+        ngx_http_llm_jw_lit(jw, "\",\"content\":{\"parts\":[{\"text\":");
         ngx_http_llm_jw_string(jw, &s[i]);
-        ngx_http_llm_jw_lit(jw, "\"}]}");
+        ngx_http_llm_jw_lit(jw, "}]}");
 
         if (em->dimensions > 0) {
             ngx_http_llm_jw_lit(jw, ",\"outputDimensionality\":");
