@@ -782,10 +782,11 @@ ngx_http_llm_bedrock_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     u_char                    *p;
     size_t                     tlen, rlen;
-    ngx_int_t                  rc, m, c, b, i, v, rc2;
+    ngx_int_t                  rc, m, c, b, i, v, rd, rc2;
     ngx_str_t                  s, reason, *str;
     ngx_uint_t                 k;
     ngx_array_t                texts, reasons;
+    ngx_http_llm_part_t       *part;
     ngx_http_llm_json_t        js;
     ngx_http_llm_response_t    resp;
     ngx_http_llm_tool_call_t  *tc;
@@ -887,21 +888,56 @@ ngx_http_llm_bedrock_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             continue;
         }
 
+        /*
+         * reasoning: joined for OpenAI clients, and block by block (with
+         * its signature, or redacted) for Anthropic ones
+         */
+
         v = ngx_http_llm_json_get(&js, b, "reasoningContent");
+        rd = ngx_http_llm_json_get(&js, v, "redactedContent");
         v = ngx_http_llm_json_get(&js, v, "reasoningText");
 
-        if (v >= 0) {
-            str = ngx_array_push(&reasons);
-            if (str == NULL) {
-                return NGX_ERROR;
+        if (v < 0 && rd < 0) {
+            continue;
+        }
+
+        part = ngx_array_push(&resp.thinking);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_llm_part_t));
+
+        if (v < 0) {
+            part->type = NGX_HTTP_LLM_PART_REDACTED;
+
+            if (ngx_http_llm_json_type(&js, rd) != NGX_HTTP_LLM_JSON_STRING
+                || ngx_http_llm_json_string(r->pool, &js, rd, &part->data)
+                   != NGX_OK)
+            {
+                return NGX_DECLINED;
             }
 
-            if (ngx_http_llm_bedrock_string(r->pool, &js, v, "text", str)
-                == NGX_ERROR)
-            {
-                return NGX_ERROR;
-            }
+            continue;
         }
+
+        part->type = NGX_HTTP_LLM_PART_THINKING;
+
+        str = ngx_array_push(&reasons);
+        if (str == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_llm_bedrock_string(r->pool, &js, v, "text", str)
+            == NGX_ERROR
+            || ngx_http_llm_bedrock_string(r->pool, &js, v, "signature",
+                                           &part->signature)
+               == NGX_ERROR)
+        {
+            return NGX_ERROR;
+        }
+
+        part->text = *str;
     }
 
     /* the text blocks joined, and the reasoning */

@@ -505,3 +505,45 @@ Content-Type: application/json
 --- grep_error_log eval: qr/upstream sent a compressed response \("br"\)/
 --- grep_error_log_out
 upstream sent a compressed response ("br")
+
+
+
+=== TEST 21: Bedrock reasoning, whole: block by block for an Anthropic
+client (the signature kept, redactedContent a redacted_thinking block)
+--- config eval
+main::mock('/mock/model/us.amazon.nova-micro-v1:0/converse',
+    '{"output":{"message":{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"Think.","signature":"c2lnLTE="}}},{"reasoningContent":{"redactedContent":"' . $::Redacted . '"}},{"text":"Hi."}]}},"stopReason":"end_turn","usage":{"inputTokens":9,"outputTokens":5,"totalTokens":14}}')
+--- request eval
+"POST /v1/messages\n"
+. '{"model":"nova","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+--- error_code: 200
+--- response_body_like chomp
+^\{"id":"[^"]+","type":"message","role":"assistant","model":"nova","content":\[\{"type":"thinking","thinking":"Think.","signature":"c2lnLTE="\},\{"type":"redacted_thinking","data":"EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"\},\{"type":"text","text":"Hi."\}\],"stop_reason":"end_turn"
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: Bedrock reasoning, whole: the text as reasoning for an
+OpenAI client, nothing of the redacted block
+--- config eval
+main::mock('/mock/model/us.amazon.nova-micro-v1:0/converse',
+    '{"output":{"message":{"role":"assistant","content":[{"reasoningContent":{"reasoningText":{"text":"Think.","signature":"c2lnLTE="}}},{"reasoningContent":{"redactedContent":"' . $::Redacted . '"}},{"text":"Hi."}]}},"stopReason":"end_turn","usage":{"inputTokens":9,"outputTokens":5,"totalTokens":14}}')
+--- request eval
+"POST /v1/chat/completions\n"
+. '{"model":"nova","messages":[{"role":"user","content":"hi"}]}'
+--- error_code: 200
+--- response_body_like chomp
+"message":\{"role":"assistant","content":"Hi.",(?!.*EmwKAhgB).*"Think\."
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: embeddings to an Anthropic model: 400, Anthropic has none
+--- request eval
+"POST /v1/embeddings\n"
+. '{"model":"claude","input":"x"}'
+--- error_code: 400
+--- response_body_like chomp
+^\{"error":\{"message":"The provider of this model has no embeddings endpoint.","type":"invalid_request_error"
