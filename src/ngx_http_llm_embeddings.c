@@ -237,6 +237,60 @@ ngx_http_llm_embed_write(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
+ngx_int_t
+ngx_http_llm_embed_json(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_http_llm_json_t *js)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_llm_json_parse(r->pool, js, body->data, body->len,
+                                 NGX_HTTP_LLM_JSON_MAX_TOKENS);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_llm_json_type(js, 0) != NGX_HTTP_LLM_JSON_OBJECT)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_embed_array(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_json_t *js, ngx_int_t arr, const char *key,
+    ngx_chain_t **out)
+{
+    ngx_int_t  *vec, i, n;
+
+    if (arr < 0 || ngx_http_llm_json_type(js, arr) != NGX_HTTP_LLM_JSON_ARRAY)
+    {
+        return NGX_DECLINED;
+    }
+
+    n = js->toks[arr].size;
+
+    vec = ngx_palloc(r->pool, (n + 1) * sizeof(ngx_int_t));
+    if (vec == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        vec[i] = ngx_http_llm_json_index(js, arr, i);
+
+        if (key) {
+            vec[i] = ngx_http_llm_json_get(js, vec[i], key);
+        }
+    }
+
+    return ngx_http_llm_embed_write(r, ctx, js, vec, n, -1, out);
+}
+
+
 /* OpenAI's base64 form: the vector as little-endian float32s */
 
 static ngx_int_t

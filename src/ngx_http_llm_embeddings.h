@@ -47,4 +47,14 @@ ngx_int_t ngx_http_llm_embed_write(ngx_http_request_t *r,
     ngx_uint_t n, ngx_int_t prompt_tokens, ngx_chain_t **out);
 
 
+/* the provider's answer tokenized: NGX_OK (an object), NGX_DECLINED */
+ngx_int_t ngx_http_llm_embed_json(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_http_llm_json_t *js);
+
+/* the elements of array "arr" (or their member "key") as the vectors */
+ngx_int_t ngx_http_llm_embed_array(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_json_t *js, ngx_int_t arr,
+    const char *key, ngx_chain_t **out);
+
+
 #endif /* _NGX_HTTP_LLM_EMBEDDINGS_H_INCLUDED_ */

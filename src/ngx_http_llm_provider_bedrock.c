@@ -1959,20 +1959,13 @@ static ngx_int_t
 ngx_http_llm_bedrock_embed_response(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out)
 {
-    ngx_int_t            rc, e, v, *vec, i, n, tokens;
+    ngx_int_t            rc, e, v, tokens;
     ngx_http_llm_json_t  js;
 
-    rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
-                                 NGX_HTTP_LLM_BEDROCK_JSON_TOKENS);
+    rc = ngx_http_llm_embed_json(r, body, &js);
 
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    if (rc != NGX_OK
-        || ngx_http_llm_json_type(&js, 0) != NGX_HTTP_LLM_JSON_OBJECT)
-    {
-        return NGX_DECLINED;
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_llm_bedrock_family(&ctx->upstream_model)
@@ -1994,20 +1987,5 @@ ngx_http_llm_bedrock_embed_response(ngx_http_request_t *r,
         e = ngx_http_llm_json_get(&js, e, "float");
     }
 
-    if (e < 0 || ngx_http_llm_json_type(&js, e) != NGX_HTTP_LLM_JSON_ARRAY) {
-        return NGX_DECLINED;
-    }
-
-    n = js.toks[e].size;
-
-    vec = ngx_palloc(r->pool, (n + 1) * sizeof(ngx_int_t));
-    if (vec == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n; i++) {
-        vec[i] = ngx_http_llm_json_index(&js, e, i);
-    }
-
-    return ngx_http_llm_embed_write(r, ctx, &js, vec, n, -1, out);
+    return ngx_http_llm_embed_array(r, ctx, &js, e, NULL, out);
 }
