@@ -18,7 +18,7 @@
  *     first and the last LIMIT/2 bytes, and
  *   - (above LIMIT) every offset still a cut once: runs in pieces of M
  *     bytes whose first piece is 1 .. M bytes long,
- *   - one byte at a time.
+ *   - one byte at a time (with include_usage, and without it).
  *
  *   stream_replay [-p] [-x LIMIT] [-m M] PROVIDER FILE...
  *
@@ -74,6 +74,7 @@ typedef struct {
 
 static unsigned long  replay_runs;
 static ngx_uint_t     replay_print;
+static ngx_uint_t     replay_usage = 1;   /* stream_options.include_usage */
 
 
 /*
@@ -103,9 +104,9 @@ replay_run(u_char *buf, size_t size, const ngx_http_llm_provider_t *prov,
 
     fr.ctx.req = ngx_http_llm_request_create(fuzz_pool);
     fr.ctx.req->stream = 1;
-    fr.ctx.req->include_usage = 1;
+    fr.ctx.req->include_usage = replay_usage;
     fr.ctx.stream = 1;
-    fr.ctx.client_usage = 1;
+    fr.ctx.client_usage = replay_usage;
 
     if (prov == &ngx_http_llm_provider_bedrock) {
         ngx_http_llm_es_init(&es, fuzz_pool, &fr.log, 1024 * 1024);
@@ -330,6 +331,31 @@ replay_file(const replay_provider_t *rp, const char *path, size_t limit,
                 ok = 0;
             }
 
+            free(split.data);
+        }
+
+        /* without include_usage: whole vs byte by byte again */
+
+        if (ok) {
+            replay_out_t  w0;
+
+            replay_usage = 0;
+
+            replay_run(buf, size, rp->prov, replay_surfaces[s].surf, NULL, 0,
+                       0, 0, &w0);
+            replay_run(buf, size, rp->prov, replay_surfaces[s].surf, cuts,
+                       size, 0, 0, &split);
+
+            replay_usage = 1;
+
+            if (!replay_same(&w0, &split)) {
+                replay_diff(path, replay_surfaces[s].name,
+                            "byte by byte, without include_usage", &w0,
+                            &split);
+                ok = 0;
+            }
+
+            free(w0.data);
             free(split.data);
         }
 
