@@ -672,7 +672,8 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     /* an OpenAI-format request may now need translating */
 
-    if (ctx->req == NULL
+    if ((ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS
+         ? ctx->embed == NULL : ctx->req == NULL)
         && (!ctx->provider->type->openai_format
             || (ctx->surface != NGX_HTTP_LLM_SURFACE_CHAT
                 && ctx->surface != NGX_HTTP_LLM_SURFACE_EMBEDDINGS)))
@@ -683,14 +684,17 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        ctx->req = ngx_http_llm_request_create(r->pool);
-        if (ctx->req == NULL) {
-            return NGX_ERROR;
-        }
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+            rc = ngx_http_llm_embed_parse(r, ctx, js);
 
-        rc = (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS)
-             ? ngx_http_llm_embed_parse(r, ctx, js)
-             : ctx->surf->parse_request(r, ctx, js, ctx->req);
+        } else {
+            ctx->req = ngx_http_llm_request_create(r->pool);
+            if (ctx->req == NULL) {
+                return NGX_ERROR;
+            }
+
+            rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        }
 
         if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -703,7 +707,7 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     /* what this provider cannot take, though an earlier one could */
 
-    if (ctx->req && ctx->provider->type->check
+    if ((ctx->req || ctx->embed) && ctx->provider->type->check
         && ctx->provider->type->check(r, ctx) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -343,15 +343,23 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
             return;
         }
 
-        ctx->req = ngx_http_llm_request_create(r->pool);
-        if (ctx->req == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
+        /*
+         * embeddings have no canonical request (ctx->req stays NULL: an
+         * OpenAI-format fallback passes the body on), only ctx->embed
+         */
 
-        rc = (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS)
-             ? ngx_http_llm_embed_parse(r, ctx, js)
-             : ctx->surf->parse_request(r, ctx, js, ctx->req);
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+            rc = ngx_http_llm_embed_parse(r, ctx, js);
+
+        } else {
+            ctx->req = ngx_http_llm_request_create(r->pool);
+            if (ctx->req == NULL) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        }
 
         if (rc == NGX_OK && ctx->provider->type->check) {
             rc = ctx->provider->type->check(r, ctx);

@@ -133,7 +133,7 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
 
     pc = ctx->provider;
 
-    if (ctx->req == NULL) {
+    if (ctx->req == NULL && ctx->embed == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "llm bedrock: no canonical request");
         return NGX_ERROR;

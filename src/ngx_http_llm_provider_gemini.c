@@ -209,7 +209,7 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
 
     pc = ctx->provider;
 
-    if (ctx->req == NULL) {
+    if (ctx->req == NULL && ctx->embed == NULL) {
         /* the handler sends every non-OpenAI provider a canonical one */
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "llm: gemini provider \"%V\" without a translated "

@@ -547,3 +547,32 @@ main::mock('/mock/model/us.amazon.nova-micro-v1:0/converse',
 --- error_code: 400
 --- response_body_like chomp
 ^\{"error":\{"message":"The provider of this model has no embeddings endpoint.","type":"invalid_request_error"
+
+
+
+=== TEST 24: embeddings fallback: Gemini fails (503), the OpenAI-format
+fallback gets the client's body as it was (no canonical request)
+--- http_config
+    llm_provider gemini type=gemini upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/gem/v1beta key=env:GEMINI_TEST_KEY;
+    llm_provider oai type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 base=/oai key=none;
+    llm_route emb gemini:gemini-embedding-001 fallback=oai:text-embedding-3-small;
+--- config
+    location = /gem/v1beta/models/gemini-embedding-001:batchEmbedContents {
+        return 503;
+    }
+    location = /oai/embeddings {
+        default_type application/json;
+        echo_read_request_body;
+        add_header X-Request-Id $request_body;
+        echo -n '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":1,"total_tokens":1}}';
+    }
+--- request eval
+"POST /v1/embeddings\n"
+. '{"model":"emb","input":"x","dimensions":1}'
+--- error_code: 200
+--- response_headers
+X-Request-Id: {"model":"text-embedding-3-small","input":"x","dimensions":1}
+--- response_body_like chomp
+^\{"object":"list","data":\[\{"object":"embedding","index":0,"embedding":\[0.5\]\}\],"model":"text-embedding-3-small"
