@@ -312,3 +312,38 @@ ngx_encode_base64(ngx_str_t *dst, ngx_str_t *src)
 
     dst->len = d - dst->data;
 }
+
+
+/* a whole file in malloc'd memory, NUL-terminated: for the harnesses */
+
+u_char *
+unit_read_file(const char *path, size_t *len)
+{
+    long     n;
+    FILE    *f;
+    u_char  *p;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+
+    p = malloc(n + 1);
+
+    if (p == NULL || n < 0 || fread(p, 1, n, f) != (size_t) n) {
+        fclose(f);
+        free(p);
+        return NULL;
+    }
+
+    fclose(f);
+
+    p[n] = '\0';
+    *len = n;
+
+    return p;
+}

@@ -44,38 +44,19 @@
 static ngx_pool_t  unit_pool;
 
 
+u_char *unit_read_file(const char *path, size_t *len);   /* shim.c */
+
+
 static ngx_str_t
 unit_read(const char *dir, const char *name)
 {
     char       path[1024];
-    long       n;
-    FILE      *f;
     ngx_str_t  s;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
 
     s.len = 0;
-    s.data = NULL;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        return s;
-    }
-
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-
-    s.data = malloc(n + 1);
-    if (s.data == NULL || fread(s.data, 1, n, f) != (size_t) n) {
-        fclose(f);
-        s.data = NULL;
-        return s;
-    }
-
-    fclose(f);
-    s.data[n] = '\0';
-    s.len = n;
+    s.data = unit_read_file(path, &s.len);
 
     return s;
 }

@@ -40,6 +40,8 @@
 
 extern const ngx_http_llm_provider_t  ngx_http_llm_provider_bedrock;
 
+u_char *unit_read_file(const char *path, size_t *len);   /* shim.c */
+
 
 typedef struct {
     const char                     *name;
@@ -218,36 +220,6 @@ replay_diff(const char *file, const char *surf, const char *how,
 }
 
 
-static u_char *
-replay_read(const char *path, size_t *size)
-{
-    long     n;
-    FILE    *f;
-    u_char  *buf;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-
-    buf = malloc(n ? n : 1);
-
-    if (buf == NULL || fread(buf, 1, n, f) != (size_t) n) {
-        fclose(f);
-        return NULL;
-    }
-
-    fclose(f);
-    *size = n;
-
-    return buf;
-}
-
-
 static ngx_uint_t
 replay_file(const replay_provider_t *rp, const char *path, size_t limit,
     size_t piece)
@@ -257,7 +229,7 @@ replay_file(const replay_provider_t *rp, const char *path, size_t limit,
     ngx_uint_t     s, ok, exhaustive, nsplit;
     replay_out_t   whole, split;
 
-    buf = replay_read(path, &size);
+    buf = unit_read_file(path, &size);
     if (buf == NULL) {
         printf("not ok %s: cannot read\n", path);
         return 0;
