@@ -284,12 +284,20 @@ ngx_http_llm_route_chain(ngx_conf_t *cf, ngx_http_llm_route_t *first,
 
     for (last = first; last->next; last = last->next) { /* void */ }
 
+    /* a rule after one without "if=" would never be used */
+
     if (last->conditions == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "llm_route \"%V\" in %s:%ui is never used: the one "
-                      "in %s:%ui has no \"if\" condition",
-                      &route->pattern, route->file, route->line,
-                      last->file, last->line);
+        if (route->is_default) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "duplicate default llm_route in %s:%ui",
+                          route->file, route->line);
+
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "duplicate llm_route \"%V\" in %s:%ui",
+                          &route->pattern, route->file, route->line);
+        }
+
         return NGX_ERROR;
     }
 
