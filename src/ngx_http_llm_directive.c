@@ -1102,9 +1102,9 @@ ngx_http_llm_route_condition(ngx_conf_t *cf, ngx_http_llm_route_t *route,
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid condition \"%V\" in llm_route \"%V\", use "
-                       "if=stream, if=tools, if=images, if=tokens>N, "
-                       "if=tokens<N or if=$variable, each may start "
-                       "with \"!\" but tokens",
+                       "if=stream, if=tools, if=images, if=$variable (each "
+                       "may be negated with \"!\") or if=tokens>N (<, <=, "
+                       ">=)",
                        param, &route->pattern);
 
     return NGX_ERROR;
