@@ -59,6 +59,7 @@ _EOC_
 our $Mocks = <<'_EOC_';
     location /v1/ {
         llm_pass;
+        add_header X-Rule $llm_rule always;
     }
 
     location /v1beta/ {
@@ -157,6 +158,31 @@ X-LLM-Tier: premium
 --- response_headers
 X-LLM-Provider: big
 X-LLM-Model: gpt-big
+
+
+
+=== TEST 2a: $llm_rule: the file and line of the rule that matched
+--- http_config
+    llm_provider small type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                       base=/small key=none;
+    llm_provider big   type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                       base=/big key=none;
+    include ../html/routes.conf;
+--- user_files
+>>> routes.conf
+# rules of "auto"
+llm_route auto big if=images;
+llm_route auto big
+               if=tools;
+llm_route auto small;
+--- request eval
+["POST /v1/chat/completions\n" . ::chat('auto', '', $::Image),
+ "POST /v1/chat/completions\n" . ::chat('auto', $::Tools),
+ "POST /v1/chat/completions\n" . ::chat('auto')]
+--- response_headers_like eval
+["X-Rule: \\S+/html/routes\\.conf:2\$",
+ "X-Rule: \\S+/html/routes\\.conf:4\$",
+ "X-Rule: \\S+/html/routes\\.conf:5\$"]
 
 
 
