@@ -17,8 +17,10 @@
 /* a primary target that is not to be chosen (cooling down) */
 #define NGX_HTTP_LLM_RANK_NONE  ((uint64_t) -1)
 
-/* the rank of a target without a price, after every priced one */
+/* the rank of a target without a price (or not measured yet), after
+ * every priced (measured) one */
 #define NGX_HTTP_LLM_RANK_UNPRICED  ((uint64_t) -2)
+#define NGX_HTTP_LLM_RANK_UNKNOWN   NGX_HTTP_LLM_RANK_UNPRICED
 
 /* new EWMA sample weight, in tenths */
 #define NGX_HTTP_LLM_EWMA_NEW   3
@@ -41,6 +43,7 @@ static ngx_http_llm_target_t *ngx_http_llm_explore(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_llm_cooling(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_target_t *t);
 static void ngx_http_llm_busy_cleanup(void *data);
+static void ngx_http_llm_busy_end(ngx_http_llm_busy_t *busy, ngx_uint_t ok);
 
 
 ngx_int_t
@@ -182,8 +185,12 @@ ngx_http_llm_strategy_pick(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             break;
 
         case NGX_HTTP_LLM_STRATEGY_LATENCY:
+
+            /* one not measured yet (its first request is out) comes last */
+
             b = ngx_http_llm_balance(lmcf, &t[i]);
-            rank[i] = b ? (ctx->stream ? b->ttft : b->total) : 0;
+            rank[i] = (b && b->samples) ? (ctx->stream ? b->ttft : b->total)
+                                        : NGX_HTTP_LLM_RANK_UNKNOWN;
             break;
 
         case NGX_HTTP_LLM_STRATEGY_CHEAPEST:
@@ -282,14 +289,26 @@ ngx_http_llm_explore(ngx_http_request_t *r, ngx_http_llm_main_conf_t *lmcf,
 
         explored = b->explored;
 
-        if (b->samples) {
-            last = ngx_max((ngx_msec_t) b->measured, (ngx_msec_t) explored);
+        /*
+         * the stamps come from other workers too, whose cached time may
+         * be a little ahead of this one's: signed differences
+         */
 
-            if (now - last < NGX_HTTP_LLM_EXPLORE_MS) {
+        if (b->samples) {
+            last = b->measured;
+
+            if ((ngx_msec_int_t) (explored - last) > 0) {
+                last = explored;
+            }
+
+            if ((ngx_msec_int_t) (now - last) < NGX_HTTP_LLM_EXPLORE_MS) {
                 continue;
             }
 
-        } else if (explored && now - explored < NGX_HTTP_LLM_EXPLORE_MS) {
+        } else if (explored
+                   && (ngx_msec_int_t) (now - explored)
+                      < NGX_HTTP_LLM_EXPLORE_MS)
+        {
             /* its first request is out */
             continue;
         }
@@ -424,13 +443,32 @@ ngx_http_llm_strategy_attempt(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
-/* the request is over: not in flight; a good answer's times are kept */
+/* the request is over: not in flight */
 
 static void
 ngx_http_llm_busy_cleanup(void *data)
 {
     ngx_http_llm_busy_t *busy = data;
 
+    ngx_http_llm_busy_end(busy, 0);
+}
+
+
+void
+ngx_http_llm_strategy_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    if (ctx->busy) {
+        ngx_http_llm_busy_end(ctx->busy, rc == NGX_OK);
+    }
+}
+
+
+/* once: not in flight; the times of a good answer are kept */
+
+static void
+ngx_http_llm_busy_end(ngx_http_llm_busy_t *busy, ngx_uint_t ok)
+{
     ngx_msec_t                 now, total, ttft;
     ngx_http_llm_ctx_t        *ctx;
     ngx_http_llm_balance_t    *b;
@@ -442,11 +480,13 @@ ngx_http_llm_busy_cleanup(void *data)
         return;
     }
 
+    busy->balance = NULL;
+
     (void) ngx_atomic_fetch_add(&b->in_flight, -1);
 
     ctx = busy->ctx;
 
-    if (ctx->upstream_status < 200 || ctx->upstream_status >= 300
+    if (!ok || ctx->upstream_status < 200 || ctx->upstream_status >= 300
         || ctx->stream_failed || busy->request->connection->error)
     {
         return;

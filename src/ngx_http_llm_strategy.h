@@ -54,6 +54,14 @@ ngx_http_llm_target_t *ngx_http_llm_strategy_pick(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_strategy_attempt(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 
+/*
+ * The upstream part of the request is over (u->finalize_request): no
+ * longer in flight; a good answer's times are kept.  Otherwise the same
+ * is done when the request ends.
+ */
+void ngx_http_llm_strategy_done(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_int_t rc);
+
 /* the counters of a target; NULL without a zone or room in it */
 ngx_http_llm_balance_t *ngx_http_llm_balance(ngx_http_llm_main_conf_t *lmcf,
     ngx_http_llm_target_t *t);

@@ -43,7 +43,7 @@ sub count {
 
 my $providers = '';
 
-for my $p (qw(a b c fast slowA slowB slowC lat)) {
+for my $p (qw(a b c fast slowA slowB slowC lat mid)) {
     $providers .= "    llm_provider $p type=openai upstream=127.0.0.1:__PORT__"
                   . " base=/$p key=none;\n";
 }
@@ -63,6 +63,12 @@ my $mocks = <<"_EOC_";
         location = /lat/chat/completions {
             default_type application/json;
             echo_sleep 0.3;
+            echo '$reply';
+        }
+
+        location = /mid/chat/completions {
+            default_type application/json;
+            echo_sleep 0.1;
             echo '$reply';
         }
 _EOC_
@@ -85,6 +91,7 @@ $providers
     llm_route lbf strategy=least-busy down weight=1000 slowB
                   fallback=slowC;
     llm_route ll  strategy=lowest-latency lat fast;
+    llm_route ll2 strategy=lowest-latency mid:m2 lat:m2;
     llm_route ch  strategy=cheapest a:m-pricey b:m-cheap;
     llm_route chu strategy=cheapest a:m-unknown weight=1000 b:m-pricey;
     llm_route ~^cx- strategy=cheapest a b:m-cheap;
@@ -209,6 +216,18 @@ is_deeply(count(@r[2 .. 11]), { fast => 10 },
 
 is_deeply(count($s->send_all([ map { chat('ll') } 1 .. 10 ])),
           { fast => 10 }, 'lowest-latency: 10 at once, fast');
+
+# a target not measured yet is not taken for the fastest while its first
+# request is out: "mid" (0.1 s) is measured, then of 6 requests at once
+# one measures "lat:m2", the other 5 go to "mid"
+
+is(provider(($s->send_all([ chat('ll2') ]))[0]), 'mid',
+   'lowest-latency: the first target measured');
+
+is_deeply(count($s->send_all([ map { chat('ll2') } 1 .. 6 ])),
+          { mid => 5, lat => 1 },
+          'lowest-latency: one request measures the new target, '
+          . 'the others go to the measured one');
 
 # cheapest: by llm_price of each target's model
 
