@@ -641,3 +641,29 @@ llm_route a mock header=X-A;
 --- must_die
 --- error_log eval
 qr{\[emerg\] .*: invalid header "X-A" in llm_route "a", use header=Name:value in \S+/html/routes\.conf:1$}
+
+
+
+=== TEST 41: per-target max_tokens and header, Anthropic target of an
+OpenAI client without max_tokens: the target's, not the provider's
+--- http_config
+    llm_provider ant type=anthropic upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                     key=none max_tokens=4096;
+    llm_route ova ant:claude-x max_tokens=77 header=X-Team:ai;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+my $b = '{"model":"claude-x","max_tokens":77,"messages":[{"role":"user",'
+        . '"content":[{"type":"text","text":"hi"}]}]}';
+"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+. "Content-Type: application/json\r\nContent-Length: " . length($b) . "\r\n"
+. "Accept: application/json\r\nAccept-Encoding: identity\r\n"
+. "anthropic-version: 2023-06-01\r\nX-Team: ai\r\n\r\n$b"
+--- tcp_reply eval
+my $b = '{"id":"msg_1","type":"message","role":"assistant","model":"claude-x",'
+        . '"content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn",'
+        . '"usage":{"input_tokens":5,"output_tokens":3}}';
+"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+. length($b) . "\r\nConnection: close\r\n\r\n$b"
+--- request eval
+"POST /v1/chat/completions\n" . ::chat('ova')
+--- response_body_like: "content":"ok"
