@@ -217,6 +217,14 @@ is_deeply(count(@r[2 .. 11]), { fast => 10 },
 is_deeply(count($s->send_all([ map { chat('ll') } 1 .. 10 ])),
           { fast => 10 }, 'lowest-latency: 10 at once, fast');
 
+# the measures live in the zone: after a reload (new workers, the same
+# zone) "fast" is still known as the faster, nothing is measured again
+
+ok($s->reload($http), 'reload');
+
+is_deeply(count(map { ($s->send_all([ chat('ll') ]))[0] } 1 .. 5),
+          { fast => 5 }, 'lowest-latency: the measures survive a reload');
+
 # a target not measured yet is not taken for the fastest while its first
 # request is out: "mid" (0.1 s) is measured, then of 6 requests at once
 # one measures "lat:m2", the other 5 go to "mid"
