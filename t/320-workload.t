@@ -667,3 +667,29 @@ my $b = '{"id":"msg_1","type":"message","role":"assistant","model":"claude-x",'
 --- request eval
 "POST /v1/chat/completions\n" . ::chat('ova')
 --- response_body_like: "content":"ok"
+
+
+
+=== TEST 42: per-target max_tokens with a stream (passthrough): both
+insertions after the opening brace
+--- http_config
+    llm_provider raw type=openai upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                     key=none;
+    llm_route ov raw:gpt-x max_tokens=77;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+my $b = '{"max_tokens":77,"stream_options":{"include_usage":true},'
+        . '"model":"gpt-x","stream":true,"messages":[{"role":"user",'
+        . '"content":"hi"}]}';
+"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+. "Content-Type: application/json\r\nContent-Length: " . length($b) . "\r\n"
+. "Accept: text/event-stream\r\nAccept-Encoding: identity\r\n\r\n$b"
+--- tcp_reply eval
+my $e = 'data: {"id":"c","object":"chat.completion.chunk","model":"gpt-x",'
+        . '"choices":[{"index":0,"delta":{"content":"ok"}}]}' . "\n\n"
+        . "data: [DONE]\n\n";
+"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+. "Content-Length: " . length($e) . "\r\nConnection: close\r\n\r\n$e"
+--- request eval
+"POST /v1/chat/completions\n" . ::chat('ov', '"stream":true,')
+--- response_body_like: "content":"ok"
