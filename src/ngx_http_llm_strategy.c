@@ -120,7 +120,8 @@ ngx_http_llm_strategy_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf,
  * Every strategy ranks the primary targets (lower is better), then picks
  * among the best by weight, at random: weighted gives all the same rank,
  * priority its position, least-busy the requests in flight, cheapest
- * the price, lowest-latency the EWMA of the time to first token (streams)
+ * the price, lowest-latency the EWMA of the time to the response header
+ * (streams: about the first token)
  * or of the total time.
  */
 
