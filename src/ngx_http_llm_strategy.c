@@ -121,8 +121,7 @@ ngx_http_llm_strategy_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf,
  * among the best by weight, at random: weighted gives all the same rank,
  * priority its position, least-busy the requests in flight, cheapest
  * the price, lowest-latency the EWMA of the time to the response header
- * (streams: about the first token)
- * or of the total time.
+ * (streams: about the first token) or of the total time.
  */
 
 ngx_http_llm_target_t *
