@@ -785,7 +785,7 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
             route = lmcf->routes.elts;
             route += i;
 
-            if (route->regex || route->is_default
+            if (route->regex || route->is_default || route->chained
                 || route->targets.nelts == 0)
             {
                 continue;
