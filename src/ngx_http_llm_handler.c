@@ -25,6 +25,7 @@
 static ngx_uint_t ngx_http_llm_surface(ngx_http_request_t *r,
     ngx_str_t *model_id);
 static void ngx_http_llm_body_handler(ngx_http_request_t *r);
+static void ngx_http_llm_body_in_one_buffer(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_parse_request(ngx_http_request_t *r,
@@ -137,6 +138,8 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_http_llm_body_in_one_buffer(r);
+
     rc = ngx_http_read_client_request_body(r, ngx_http_llm_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -144,6 +147,75 @@ ngx_http_llm_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The body is parsed in place, so it is wanted in one piece of memory.
+ * nginx reads a body that did not come whole with the headers into a
+ * buffer of its own, after the part that came with them (in r->header_in):
+ * two pieces, which ngx_http_llm_read_body() would have to copy into a
+ * third.  When the whole body fits in r->header_in nginx reads it there,
+ * in one piece.  So when the body would be held in memory anyway (no
+ * larger than the buffer nginx would allocate for it: client_body_buffer_size
+ * and a quarter), r->header_in is replaced by a buffer of the body's size
+ * holding the part already read: nginx reads the rest after it, and
+ * allocates no buffer of its own.  The original r->header_in held only
+ * body bytes (no pipelined request), which are now consumed from it.
+ * Chunked, HTTP/2 and in-file bodies are read as nginx does.
+ */
+
+static void
+ngx_http_llm_body_in_one_buffer(ngx_http_request_t *r)
+{
+    off_t                      len;
+    size_t                     preread, max;
+    ngx_buf_t                 *b, *h;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    h = r->header_in;
+    len = r->headers_in.content_length_n;
+
+    if (len <= 0
+        || r->headers_in.chunked
+        || r->request_body_in_file_only
+        || r != r->main
+        || r->request_body
+        || h == NULL
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+       )
+    {
+        return;
+    }
+
+    preread = h->last - h->pos;
+
+    if ((off_t) preread >= len || len <= h->end - h->pos) {
+        return;     /* whole already, or nginx reads it into r->header_in */
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    max = clcf->client_body_buffer_size;
+    max += max >> 2;
+
+    if (len > (off_t) max
+        || (clcf->client_max_body_size && len > clcf->client_max_body_size))
+    {
+        return;     /* nginx writes it to a file, or refuses it */
+    }
+
+    b = ngx_create_temp_buf(r->pool, (size_t) len);
+    if (b == NULL) {
+        return;     /* nginx's own way */
+    }
+
+    b->last = ngx_cpymem(b->pos, h->pos, preread);
+    h->pos = h->last;
+
+    r->header_in = b;
 }
 
 
@@ -411,13 +483,26 @@ ngx_http_llm_read_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                        "The request has no JSON body.");
     }
 
+    /*
+     * the common case: in memory, in one piece (one buffer, or buffers
+     * that follow one another in one, ngx_http_llm_body_in_one_buffer()),
+     * used in place
+     */
+
     cl = r->request_body->bufs;
+    p = cl->buf->pos;
 
-    /* the common case: one buffer in memory, used in place */
+    for ( /* void */ ; cl; cl = cl->next) {
+        if (cl->buf->in_file || cl->buf->pos != p) {
+            break;
+        }
 
-    if (cl->next == NULL && !cl->buf->in_file) {
-        ctx->body.data = cl->buf->pos;
-        ctx->body.len = cl->buf->last - cl->buf->pos;
+        p = cl->buf->last;
+    }
+
+    if (cl == NULL) {
+        ctx->body.data = r->request_body->bufs->buf->pos;
+        ctx->body.len = p - ctx->body.data;
         return NGX_OK;
     }
 

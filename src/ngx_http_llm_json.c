@@ -14,6 +14,11 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#if (defined __SSE2__ && defined __GNUC__)
+#include <emmintrin.h>
+#define NGX_HTTP_LLM_JSON_SSE2  1
+#endif
+
 
 static ngx_int_t ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js);
 static ngx_int_t ngx_http_llm_json_hex4(u_char *p);
@@ -473,7 +478,39 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,   /* '\\' */
     };
 
+#if (NGX_HTTP_LLM_JSON_SSE2)
+    int       mask;
+    __m128i   v, m;
+    __m128i   quote = _mm_set1_epi8('"');
+    __m128i   bslash = _mm_set1_epi8('\\');
+    __m128i   ctl = _mm_set1_epi8(0x1f);
+#endif
+
     for ( ;; ) {
+
+#if (NGX_HTTP_LLM_JSON_SSE2)
+
+        /*
+         * 16 bytes at a time: '"', '\\' or a control character
+         * (unsigned, min(v, 0x1f) == v) ends the run
+         */
+
+        while (last - p >= 16) {
+            v = _mm_loadu_si128((const __m128i *) p);
+            m = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                             _mm_cmpeq_epi8(v, bslash));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+            mask = _mm_movemask_epi8(m);
+
+            if (mask) {
+                p += __builtin_ctz((unsigned int) mask);
+                break;
+            }
+
+            p += 16;
+        }
+#endif
+
         while (last - p >= 4
                && !(special[p[0]] | special[p[1]] | special[p[2]]
                     | special[p[3]]))
