@@ -158,20 +158,48 @@ ngx_http_llm_handler(ngx_http_request_t *r)
  * third.  When the whole body fits in r->header_in nginx reads it there,
  * in one piece.  So when the body would be held in memory anyway (no
  * larger than the buffer nginx would allocate for it: client_body_buffer_size
- * and a quarter), r->header_in is replaced by a buffer of the body's size
+ * and a quarter), r->header_in is pointed at memory of the body's size
  * holding the part already read: nginx reads the rest after it, and
- * allocates no buffer of its own.  The original r->header_in held only
- * body bytes (no pipelined request), which are now consumed from it.
- * Chunked, HTTP/2 and in-file bodies are read as nginx does.
+ * allocates no buffer of its own.  r->header_in held only body bytes (no
+ * pipelined request), all consumed.
+ *
+ * The buffer structure stays nginx's (c->buffer, or a large header
+ * buffer, which outlive the request: ngx_http_set_keepalive() reads it
+ * after the request's pool is gone); its memory is given back when the
+ * request's pool is destroyed, by a cleanup that runs first.  Chunked,
+ * HTTP/2 and in-file bodies are read as nginx does.
  */
+
+typedef struct {
+    ngx_buf_t  *buf;
+    u_char     *start;
+    u_char     *last;
+    u_char     *end;
+} ngx_http_llm_header_in_t;
+
+
+static void
+ngx_http_llm_header_in_restore(void *data)
+{
+    ngx_http_llm_header_in_t  *hi = data;
+
+    hi->buf->start = hi->start;
+    hi->buf->pos = hi->last;
+    hi->buf->last = hi->last;
+    hi->buf->end = hi->end;
+}
+
 
 static void
 ngx_http_llm_body_in_one_buffer(ngx_http_request_t *r)
 {
     off_t                      len;
     size_t                     preread, max;
-    ngx_buf_t                 *b, *h;
+    u_char                    *p;
+    ngx_buf_t                 *h;
+    ngx_pool_cleanup_t        *cln;
     ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_llm_header_in_t  *hi;
 
     h = r->header_in;
     len = r->headers_in.content_length_n;
@@ -207,15 +235,28 @@ ngx_http_llm_body_in_one_buffer(ngx_http_request_t *r)
         return;     /* nginx writes it to a file, or refuses it */
     }
 
-    b = ngx_create_temp_buf(r->pool, (size_t) len);
-    if (b == NULL) {
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_llm_header_in_t));
+    if (cln == NULL) {
         return;     /* nginx's own way */
     }
 
-    b->last = ngx_cpymem(b->pos, h->pos, preread);
-    h->pos = h->last;
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return;     /* nginx's own way; the cleanup has nothing to do */
+    }
 
-    r->header_in = b;
+    hi = cln->data;
+    hi->buf = h;
+    hi->start = h->start;
+    hi->last = h->last;
+    hi->end = h->end;
+
+    cln->handler = ngx_http_llm_header_in_restore;
+
+    h->start = p;
+    h->last = ngx_cpymem(p, h->pos, preread);
+    h->pos = p;
+    h->end = p + len;
 }
 
 

@@ -796,6 +796,10 @@ ngx_http_llm_json_is_object(u_char *p, size_t n)
     u_char      *q, *last;
     ngx_uint_t   members;
 
+    if (n == 0) {
+        return 0;       /* and p may be NULL: no NULL + 0 */
+    }
+
     last = p + n;
 
     for (q = p; q < last; q++) {
