@@ -17,6 +17,7 @@
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
 #include "ngx_http_llm_status.h"
+#include "ngx_http_llm_provider.h"
 
 
 #define NGX_HTTP_LLM_MEMBERS     64
@@ -29,6 +30,8 @@ static void ngx_http_llm_body_in_one_buffer(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_parse_request(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_check_model(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
     ngx_str_t *id);
@@ -419,6 +422,13 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    rc = ngx_http_llm_check_model(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
     /*
      * OpenAI clients of OpenAI-format providers take the passthrough
      * path; everything else goes through the canonical request
@@ -505,6 +515,59 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_llm_upstream_start(r, ctx);
+}
+
+
+/*
+ * A model name with control characters (CR, LF, NUL...) is no model's:
+ * refused before it reaches a provider's request, whatever the provider
+ * does with it; one that a Gemini provider cannot take into its path
+ * ("/", "?", "#", "\\", "..") is refused too, as a client error, not as
+ * the gateway's when the request is written.
+ */
+
+static ngx_int_t
+ngx_http_llm_check_model(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char     *p, *last;
+    ngx_str_t  *m, encoded;
+
+    m = &ctx->model;
+
+    for ( ;; ) {
+        last = m->data + m->len;
+
+        for (p = m->data; p < last; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                goto invalid;
+            }
+        }
+
+        if (m == &ctx->upstream_model) {
+            break;
+        }
+
+        m = &ctx->upstream_model;
+    }
+
+    if (ctx->provider->type == &ngx_http_llm_provider_gemini
+        && ngx_http_llm_gemini_model(r->pool, &ctx->upstream_model, &encoded)
+           != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm: client sent a model name that cannot be used");
+
+    return ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request_error", "invalid_model",
+                                   "The model name has characters that "
+                                   "cannot be sent to its provider.");
 }
 
 

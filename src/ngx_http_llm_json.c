@@ -24,6 +24,7 @@ static ngx_int_t ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js);
 static ngx_int_t ngx_http_llm_json_hex4(u_char *p);
 static u_char *ngx_http_llm_json_skip_string(u_char *p, u_char *last,
     ngx_uint_t *escaped);
+static size_t ngx_http_llm_json_utf8(u_char *p, u_char *last);
 
 
 /* the public token type must stay the same as jsmn's */
@@ -467,7 +468,13 @@ ngx_http_llm_json_hex4(u_char *p)
 static u_char *
 ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 {
-    /* 1 for the bytes that end a run of plain string characters */
+    size_t  n;
+
+    /*
+     * 1 for the bytes that end a run of plain ASCII string characters:
+     * controls, '"', '\\', and the bytes of multi-byte UTF-8 sequences,
+     * which are checked (RFC 8259 8.1: JSON text is UTF-8)
+     */
 
     static const u_char  special[256] = {
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x00 */
@@ -476,6 +483,16 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,   /* '\\' */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x80 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     };
 
 #if (NGX_HTTP_LLM_JSON_SSE2)
@@ -491,8 +508,8 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 #if (NGX_HTTP_LLM_JSON_SSE2)
 
         /*
-         * 16 bytes at a time: '"', '\\' or a control character
-         * (unsigned, min(v, 0x1f) == v) ends the run
+         * 16 bytes at a time: '"', '\\', a control character (unsigned,
+         * min(v, 0x1f) == v) or a byte >= 0x80 (its top bit) ends the run
          */
 
         while (last - p >= 16) {
@@ -500,7 +517,7 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
             m = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
                              _mm_cmpeq_epi8(v, bslash));
             m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
-            mask = _mm_movemask_epi8(m);
+            mask = _mm_movemask_epi8(m) | _mm_movemask_epi8(v);
 
             if (mask) {
                 p += __builtin_ctz((unsigned int) mask);
@@ -530,6 +547,17 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
             return p;
         }
 
+        if (*p >= 0x80) {
+            n = ngx_http_llm_json_utf8(p, last);
+
+            if (n == 0) {
+                return NULL;
+            }
+
+            p += n;
+            continue;
+        }
+
         *escaped = 1;
 
         if (++p == last) {
@@ -554,6 +582,50 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
             return NULL;
         }
     }
+}
+
+
+/*
+ * The length of the UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), 0 when it is not one
+ */
+
+static size_t
+ngx_http_llm_json_utf8(u_char *p, u_char *last)
+{
+    u_char  c, lo, hi;
+    size_t  n, i;
+
+    c = *p;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2; lo = 0x80; hi = 0xbf;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        lo = (c == 0xe0) ? 0xa0 : 0x80;
+        hi = (c == 0xed) ? 0x9f : 0xbf;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        lo = (c == 0xf0) ? 0x90 : 0x80;
+        hi = (c == 0xf4) ? 0x8f : 0xbf;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
 }
 
 
