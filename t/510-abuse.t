@@ -257,7 +257,8 @@ for my $sf (@surfaces) {
         $r = post($path, $S->{body}->($m, 1));
         ok(($r->{status} == 200 || ($r->{status} >= 400 && $r->{status} < 500
                                    && $r->{body} =~ $S->{error}))
-           && $r->{body} !~ /X-Injected: yes\r\n/,
+           && $r->{body} !~ /X-Injected: yes\r\n/
+           && $r->{raw} !~ /\r\nX-Injected/i,
            "$sf: model $m: 200 or a clean 4xx (got $r->{status} "
            . substr($r->{body}, 0, 120) . ')');
     }
@@ -272,10 +273,12 @@ for my $m ('gem%0D%0AX-Injected:%201', 'gpt%0D%0AX-Injected:%201',
 {
     my $r = post($surface{gemini}{path}->($m),
                  $surface{gemini}{body}->(undef, 1));
-    ok($r->{status} == 200
-       || ($r->{status} >= 400 && $r->{status} < 500
-           && ($r->{body} =~ $surface{gemini}{error}
-               || $r->{status} == 404 && $r->{body} =~ $surface{chat}{error})),
+    ok(($r->{status} == 200
+        || ($r->{status} >= 400 && $r->{status} < 500
+            && ($r->{body} =~ $surface{gemini}{error}
+                || $r->{status} == 404
+                   && $r->{body} =~ $surface{chat}{error})))
+       && $r->{raw} !~ /\r\nX-Injected/i,
        "gemini: model $m in the path: 200 or a clean 4xx "
        . "(got $r->{status} " . substr($r->{body}, 0, 120) . ')');
 }
