@@ -20,7 +20,8 @@
 #endif
 
 
-static ngx_int_t ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js);
+static ngx_int_t ngx_http_llm_json_grow(ngx_pool_t *pool,
+    ngx_http_llm_json_tok_t **toks, ngx_uint_t *cap, ngx_uint_t max);
 static ngx_int_t ngx_http_llm_json_hex4(u_char *p);
 static u_char *ngx_http_llm_json_skip_string(u_char *p, u_char *last,
     ngx_uint_t *escaped);
@@ -41,120 +42,334 @@ ngx_int_t
 ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
     u_char *data, size_t len, ngx_uint_t max_tokens)
 {
-    int          n;
-    ngx_uint_t   ntoks, members;
-    jsmn_parser  parser;
+    u_char                   *p, *last, *q;
+    ngx_int_t                 kidx;
+    ngx_uint_t                depth, want_key, escaped, n, cap, full;
+    ngx_http_llm_json_tok_t  *toks, *t;
+    int                       stack[NGX_HTTP_LLM_JSON_MAX_DEPTH];
+    u_char                    kinds[NGX_HTTP_LLM_JSON_MAX_DEPTH];
 
     /*
-     * jsmn is lenient ({"a"} passes): the strict scanner decides what
-     * is JSON, jsmn only tokenizes what it accepted
+     * One strict pass (the grammar of ngx_http_llm_json_scan()) that
+     * writes the tokens jsmn's strict mode wrote for the same text: the
+     * same types, offsets and sizes (an object counts its keys, a key 1,
+     * an array its elements).  jsmn's one quirk kept: a number or literal
+     * as the whole text must be followed by something (whitespace).
+     * More than max_tokens tokens: the rest is still checked, then
+     * NGX_ABORT.
      */
-
-    if (ngx_http_llm_json_scan(data, data + len, NULL, 0, &members)
-        != NGX_OK)
-    {
-        return NGX_DECLINED;
-    }
 
     /* a cheap first guess: one token per 8 bytes, at least 64 */
 
-    ntoks = len / 8 + 64;
+    cap = len / 8 + 64;
 
-    if (ntoks > max_tokens) {
-        ntoks = max_tokens;
+    if (cap > max_tokens) {
+        cap = max_tokens;
+    }
+
+    toks = ngx_palloc(pool, cap * sizeof(ngx_http_llm_json_tok_t));
+    if (toks == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = data;
+    last = data + len;
+    depth = 0;
+    want_key = 0;
+    kidx = -1;
+    n = 0;
+    full = 0;
+    t = NULL;
+
+#define ngx_http_llm_ws()                                                     \
+    while (p < last && (*p == ' ' || *p == '\n' || *p == '\r'                 \
+                        || *p == '\t'))                                       \
+    {                                                                         \
+        p++;                                                                  \
+    }
+
+    /* the next token, or t NULL past max_tokens */
+
+#define ngx_http_llm_tok(ty, s, e)                                            \
+    if (n == cap && !full) {                                                  \
+        if (ngx_http_llm_json_grow(pool, &toks, &cap, max_tokens)             \
+            != NGX_OK)                                                        \
+        {                                                                     \
+            if (cap < max_tokens) {                                           \
+                return NGX_ERROR;                                             \
+            }                                                                 \
+            full = 1;                                                         \
+        }                                                                     \
+    }                                                                         \
+    if (full) {                                                               \
+        t = NULL;                                                             \
+    } else {                                                                  \
+        t = &toks[n];                                                         \
+        t->type = ty;                                                         \
+        t->start = (int) ((s) - data);                                        \
+        t->end = (int) ((e) - data);                                          \
+        t->size = 0;                                                          \
+    }                                                                         \
+    n++
+
+    /* a value in the current container: its count, or its key's */
+
+#define ngx_http_llm_child()                                                  \
+    if (depth && !full) {                                                     \
+        if (kinds[depth - 1] == '{') {                                        \
+            toks[kidx].size++;                                                \
+        } else {                                                              \
+            toks[stack[depth - 1]].size++;                                    \
+        }                                                                     \
     }
 
     for ( ;; ) {
-        js->toks = ngx_palloc(pool, ntoks * sizeof(jsmntok_t));
-        if (js->toks == NULL) {
-            return NGX_ERROR;
-        }
 
-        jsmn_init(&parser);
+        ngx_http_llm_ws();
 
-        n = jsmn_parse(&parser, (const char *) data, len,
-                       (jsmntok_t *) js->toks, ntoks);
-
-        if (n == JSMN_ERROR_NOMEM) {
-            if (ntoks >= max_tokens) {
-                return NGX_ABORT;
-            }
-
-            ngx_pfree(pool, js->toks);
-
-            ntoks *= 4;
-
-            if (ntoks > max_tokens) {
-                ntoks = max_tokens;
-            }
-
-            continue;
-        }
-
-        break;
-    }
-
-    if (n < 1) {
-        return NGX_DECLINED;
-    }
-
-    js->data = data;
-    js->len = len;
-    js->ntoks = n;
-
-    /*
-     * nothing but whitespace may follow the top-level value (a string
-     * token ends before its closing quote)
-     */
-
-    len = js->toks[0].end;
-
-    if (js->toks[0].type == JSMN_STRING) {
-        len++;
-    }
-
-    for ( /* void */ ; len < js->len; len++) {
-        switch (data[len]) {
-        case ' ': case '\t': case '\r': case '\n':
-            continue;
-        default:
+        if (p == last) {
             return NGX_DECLINED;
         }
-    }
 
-    return ngx_http_llm_json_check_depth(js);
-}
+        if (want_key) {
 
+            /* "key" : */
 
-static ngx_int_t
-ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js)
-{
-    int         stack[NGX_HTTP_LLM_JSON_MAX_DEPTH];
-    ngx_int_t   i, depth;
+            if (*p != '"') {
+                return NGX_DECLINED;
+            }
 
-    /*
-     * jsmn itself is not recursive; the depth limit protects the
-     * code that walks the tree (and the providers behind us)
-     */
+            escaped = 0;
+            q = ngx_http_llm_json_skip_string(p + 1, last, &escaped);
 
-    depth = 0;
+            if (q == NULL) {
+                return NGX_DECLINED;
+            }
 
-    for (i = 0; i < js->ntoks; i++) {
+            ngx_http_llm_tok(NGX_HTTP_LLM_JSON_STRING, p + 1, q);
 
-        while (depth && js->toks[i].start >= stack[depth - 1]) {
-            depth--;
+            if (!full) {
+                toks[stack[depth - 1]].size++;
+                kidx = n - 1;
+            }
+
+            p = q + 1;
+
+            ngx_http_llm_ws();
+
+            if (p == last || *p != ':') {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            want_key = 0;
+            continue;
         }
 
-        if (js->toks[i].type == JSMN_OBJECT
-            || js->toks[i].type == JSMN_ARRAY)
-        {
+        /* a value */
+
+        ngx_http_llm_child();
+
+        switch (*p) {
+
+        case '{':
+        case '[':
             if (depth == NGX_HTTP_LLM_JSON_MAX_DEPTH) {
                 return NGX_DECLINED;
             }
 
-            stack[depth++] = js->toks[i].end;
+            ngx_http_llm_tok(*p == '{' ? NGX_HTTP_LLM_JSON_OBJECT
+                                       : NGX_HTTP_LLM_JSON_ARRAY,
+                             p, data - 1);
+
+            kinds[depth] = *p;
+            stack[depth] = (int) n - 1;
+            depth++;
+            p++;
+
+            ngx_http_llm_ws();
+
+            if (p < last && *p == (kinds[depth - 1] == '{' ? '}' : ']')) {
+                p++;
+                depth--;
+
+                if (t) {
+                    t->end = (int) (p - data);
+                }
+
+                break;
+            }
+
+            want_key = (kinds[depth - 1] == '{');
+            continue;
+
+        case '"':
+            escaped = 0;
+            q = ngx_http_llm_json_skip_string(p + 1, last, &escaped);
+
+            if (q == NULL) {
+                return NGX_DECLINED;
+            }
+
+            ngx_http_llm_tok(NGX_HTTP_LLM_JSON_STRING, p + 1, q);
+
+            p = q + 1;
+            break;
+
+        default:
+            q = p;
+
+            if (*p == 't') {
+                if (last - p < 4 || ngx_strncmp(p, "true", 4) != 0) {
+                    return NGX_DECLINED;
+                }
+
+                p += 4;
+
+            } else if (*p == 'n') {
+                if (last - p < 4 || ngx_strncmp(p, "null", 4) != 0) {
+                    return NGX_DECLINED;
+                }
+
+                p += 4;
+
+            } else if (*p == 'f') {
+                if (last - p < 5 || ngx_strncmp(p, "false", 5) != 0) {
+                    return NGX_DECLINED;
+                }
+
+                p += 5;
+
+            } else {
+
+                /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+
+                if (*p == '-') {
+                    p++;
+                }
+
+                if (p == last || *p < '0' || *p > '9') {
+                    return NGX_DECLINED;
+                }
+
+                if (*p++ != '0') {
+                    while (p < last && *p >= '0' && *p <= '9') { p++; }
+                }
+
+                if (p < last && *p == '.') {
+                    p++;
+
+                    if (p == last || *p < '0' || *p > '9') {
+                        return NGX_DECLINED;
+                    }
+
+                    while (p < last && *p >= '0' && *p <= '9') { p++; }
+                }
+
+                if (p < last && (*p == 'e' || *p == 'E')) {
+                    p++;
+
+                    if (p < last && (*p == '+' || *p == '-')) {
+                        p++;
+                    }
+
+                    if (p == last || *p < '0' || *p > '9') {
+                        return NGX_DECLINED;
+                    }
+
+                    while (p < last && *p >= '0' && *p <= '9') { p++; }
+                }
+            }
+
+            if (depth == 0 && p == last) {
+                /* jsmn's strict mode: nothing after a top-level primitive */
+                return NGX_DECLINED;
+            }
+
+            ngx_http_llm_tok(NGX_HTTP_LLM_JSON_PRIMITIVE, q, p);
+        }
+
+        /* a value ended at p, maybe closing containers after it */
+
+        for ( ;; ) {
+
+            ngx_http_llm_ws();
+
+            if (depth == 0) {
+                if (p != last) {
+                    return NGX_DECLINED;
+                }
+
+                if (full) {
+                    return NGX_ABORT;
+                }
+
+                js->data = data;
+                js->len = len;
+                js->toks = toks;
+                js->ntoks = n;
+
+                return NGX_OK;
+            }
+
+            if (p == last) {
+                return NGX_DECLINED;
+            }
+
+            if (*p == ',') {
+                p++;
+                want_key = (kinds[depth - 1] == '{');
+                break;
+            }
+
+            if (*p != (kinds[depth - 1] == '{' ? '}' : ']')) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            depth--;
+
+            if (!full) {
+                toks[stack[depth]].end = (int) (p - data);
+            }
         }
     }
+
+#undef ngx_http_llm_ws
+#undef ngx_http_llm_tok
+#undef ngx_http_llm_child
+}
+
+
+/* a token array 4 times larger, up to max: NGX_DECLINED at max already */
+
+static ngx_int_t
+ngx_http_llm_json_grow(ngx_pool_t *pool, ngx_http_llm_json_tok_t **toks,
+    ngx_uint_t *cap, ngx_uint_t max)
+{
+    ngx_uint_t                n;
+    ngx_http_llm_json_tok_t  *t;
+
+    if (*cap >= max) {
+        return NGX_DECLINED;
+    }
+
+    n = *cap * 4;
+
+    if (n > max) {
+        n = max;
+    }
+
+    t = ngx_palloc(pool, n * sizeof(ngx_http_llm_json_tok_t));
+    if (t == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(t, *toks, *cap * sizeof(ngx_http_llm_json_tok_t));
+    ngx_pfree(pool, *toks);
+
+    *toks = t;
+    *cap = n;
 
     return NGX_OK;
 }
@@ -195,7 +410,8 @@ ngx_http_llm_json_get(ngx_http_llm_json_t *js, ngx_int_t obj,
 
         if (t->type == JSMN_STRING
             && (size_t) (t->end - t->start) == len
-            && ngx_strncmp(js->data + t->start, key, len) == 0
+            && (len == 0 || js->data[t->start] == (u_char) key[0])
+            && ngx_memcmp(js->data + t->start, key, len) == 0
             && i + 1 < js->ntoks)
         {
             return i + 1;

@@ -11,9 +11,77 @@
  * (a primitive is checked by its first byte only), so the oracle is one
  * way: what the scanner accepts, jsmn accepts, with the same top-level
  * members; and whatever jsmn accepts, walking its tokens stays in bounds.
+ *
+ * json_parse() tokenizes in one pass of its own since it is not jsmn any
+ * more: jsmn (strict mode, with the scanner and the depth limit in front,
+ * as json_parse() was) is the oracle for it, token for token.
  */
 
 #include "fuzz.h"
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+
+/* json_parse() as it was: the scan, jsmn, the depth limit */
+
+static ngx_int_t
+fuzz_jsmn_parse(u_char *buf, size_t size, jsmntok_t **toksp, int *np)
+{
+    int           n, depth, stack[NGX_HTTP_LLM_JSON_MAX_DEPTH];
+    size_t        ntoks, i;
+    jsmntok_t    *toks;
+    ngx_uint_t    members;
+    jsmn_parser   parser;
+
+    if (ngx_http_llm_json_scan(buf, buf + size, NULL, 0, &members)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ntoks = size + 2;
+    toks = ngx_palloc(fuzz_pool, ntoks * sizeof(jsmntok_t));
+
+    jsmn_init(&parser);
+    n = jsmn_parse(&parser, (const char *) buf, size, toks, ntoks);
+
+    if (n < 1) {
+        return NGX_DECLINED;
+    }
+
+    i = toks[0].end + (toks[0].type == JSMN_STRING);
+
+    for ( /* void */ ; i < size; i++) {
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r'
+            && buf[i] != '\n')
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    depth = 0;
+
+    for (i = 0; i < (size_t) n; i++) {
+        while (depth && toks[i].start >= stack[depth - 1]) {
+            depth--;
+        }
+
+        if (toks[i].type == JSMN_OBJECT || toks[i].type == JSMN_ARRAY) {
+            if (depth == NGX_HTTP_LLM_JSON_MAX_DEPTH) {
+                return NGX_DECLINED;
+            }
+
+            stack[depth++] = toks[i].end;
+        }
+    }
+
+    *toksp = toks;
+    *np = n;
+
+    return NGX_OK;
+}
 
 
 int
@@ -23,7 +91,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_int_t                    rs, rp, i, v, k;
     ngx_str_t                    s, in;
     ngx_uint_t                   n, m;
-    ngx_http_llm_json_t          js;
+    int                          jn;
+    jsmntok_t                   *jt;
+    ngx_int_t                    rj;
+    ngx_http_llm_json_t          js, js2;
     ngx_http_llm_json_member_t   members[16];
 
     fuzz_init();
@@ -57,6 +128,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         && p < buf + size && (*p == '{' || *p == '['))
     {
         fuzz_fail("json_scan accepts what json_parse declines", &in, NULL);
+    }
+
+    /* the same answer as jsmn, the same tokens */
+
+    rj = fuzz_jsmn_parse(buf, size, &jt, &jn);
+
+    if (rj != rp && !(rp == NGX_ABORT && rj == NGX_OK && jn > 1 << 16)) {
+        fuzz_fail("json_parse and jsmn disagree on validity", &in, NULL);
+    }
+
+    if (rp == NGX_OK) {
+        if (jn != js.ntoks) {
+            fuzz_fail("json_parse and jsmn count different tokens", &in,
+                      NULL);
+        }
+
+        for (i = 0; i < js.ntoks; i++) {
+            if (js.toks[i].type != (int) jt[i].type
+                || js.toks[i].start != jt[i].start
+                || js.toks[i].end != jt[i].end
+                || js.toks[i].size != jt[i].size)
+            {
+                fuzz_fail("json_parse and jsmn tokens differ", &in, NULL);
+            }
+        }
+    }
+
+    /* a limit on tokens: NGX_ABORT exactly when jsmn had more */
+
+    if (rp == NGX_OK && js.ntoks > 1) {
+        if (ngx_http_llm_json_parse(fuzz_pool, &js2, buf, size,
+                                    js.ntoks - 1)
+            != NGX_ABORT
+            || ngx_http_llm_json_parse(fuzz_pool, &js2, buf, size, js.ntoks)
+               != NGX_OK)
+        {
+            fuzz_fail("json_parse token limit", &in, NULL);
+        }
     }
 
     if (rp != NGX_OK) {
