@@ -31,6 +31,7 @@ enum {
 
 static ngx_int_t ngx_http_llm_sse_append(ngx_http_llm_sse_t *sse,
     u_char *p, size_t n);
+static u_char *ngx_http_llm_sse_eol(u_char *p, u_char *last);
 static void ngx_http_llm_sse_reset(ngx_http_llm_sse_t *sse);
 
 
@@ -173,10 +174,7 @@ ngx_http_llm_sse_parse(ngx_http_llm_sse_t *sse, u_char **pos, u_char *last)
         case sw_value:
 
             start = p;
-
-            while (p < last && *p != CR && *p != LF) {
-                p++;
-            }
+            p = ngx_http_llm_sse_eol(p, last);
 
             if (sse->field == ngx_http_llm_sse_f_data) {
                 rc = ngx_http_llm_sse_append(sse, start, p - start);
@@ -203,9 +201,7 @@ ngx_http_llm_sse_parse(ngx_http_llm_sse_t *sse, u_char **pos, u_char *last)
 
         case sw_skip:
 
-            while (p < last && *p != CR && *p != LF) {
-                p++;
-            }
+            p = ngx_http_llm_sse_eol(p, last);
 
             if (p < last) {
                 sse->last_cr = (*p == CR);
@@ -220,6 +216,28 @@ ngx_http_llm_sse_parse(ngx_http_llm_sse_t *sse, u_char **pos, u_char *last)
     *pos = p;
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * the first CR or LF in [p, last), or last: memchr() for LF (vectorized
+ * in libc), then for a CR before it (streams end lines with LF alone)
+ */
+
+static u_char *
+ngx_http_llm_sse_eol(u_char *p, u_char *last)
+{
+    u_char  *lf, *cr;
+
+    lf = memchr(p, LF, last - p);
+
+    if (lf == NULL) {
+        lf = last;
+    }
+
+    cr = memchr(p, CR, lf - p);
+
+    return cr ? cr : lf;
 }
 
 
