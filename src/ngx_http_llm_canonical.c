@@ -98,7 +98,7 @@ ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
 {
     size_t  len;
 
-    len = n + ngx_escape_json(NULL, p, n) + 2;
+    len = ngx_http_llm_json_escape_len(p, n) + 2;
 
     if ((size_t) (jw->end - jw->pos) < len
         && ngx_http_llm_jw_grow(jw, len) != NGX_OK)
@@ -107,7 +107,7 @@ ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
     }
 
     *jw->pos++ = '"';
-    jw->pos = (u_char *) ngx_escape_json(jw->pos, p, n);
+    jw->pos = ngx_http_llm_json_escape(jw->pos, p, n);
     *jw->pos++ = '"';
 }
 

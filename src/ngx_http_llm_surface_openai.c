@@ -1926,9 +1926,9 @@ ngx_http_llm_openai_chunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 #define ngx_http_llm_lit(s)        p = ngx_cpymem(p, s, sizeof(s) - 1)
 #define ngx_http_llm_esc(s)                                                   \
-    p = (u_char *) ngx_escape_json(p, (s)->data, (s)->len)
+    p = ngx_http_llm_json_escape(p, (s)->data, (s)->len)
 #define ngx_http_llm_esc_len(s)                                               \
-    ((s)->len + ngx_escape_json(NULL, (s)->data, (s)->len))
+    ngx_http_llm_json_escape_len((s)->data, (s)->len)
 
     u = &ctx->usage;
     s = ngx_http_llm_finish_openai(d->finish ? d->finish
