@@ -1918,12 +1918,25 @@ static ngx_int_t
 ngx_http_llm_anthropic_block_delta(ngx_http_request_t *r, ngx_uint_t index,
     ngx_uint_t type, ngx_str_t *text, ngx_chain_t ***ll)
 {
-    u_char                          *p;
+    u_char                          *p, *t;
     ngx_http_llm_anthropic_piece_t   pc[4];
     u_char                           head[80 + NGX_INT_T_LEN];
+    u_char                           num[NGX_INT_T_LEN];
 
-    p = ngx_sprintf(head, "{\"type\":\"content_block_delta\",\"index\":%ui,"
-                    "\"delta\":", index);
+    /* as ngx_sprintf("%ui") wrote it, without parsing a format each time */
+
+    p = ngx_cpymem(head, "{\"type\":\"content_block_delta\",\"index\":",
+                   sizeof("{\"type\":\"content_block_delta\",\"index\":") - 1);
+
+    t = num + NGX_INT_T_LEN;
+
+    do {
+        *--t = (u_char) ('0' + index % 10);
+        index /= 10;
+    } while (index);
+
+    p = ngx_cpymem(p, t, num + NGX_INT_T_LEN - t);
+    p = ngx_cpymem(p, ",\"delta\":", sizeof(",\"delta\":") - 1);
 
     pc[0].data = head;
     pc[0].len = p - head;
