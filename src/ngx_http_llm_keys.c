@@ -432,6 +432,11 @@ ngx_http_llm_keys_line(ngx_conf_t *cf, ngx_http_llm_keys_t *keys,
 
         rc = ngx_http_llm_limit_param(&v, &key.limits);
 
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_llm_limit_model_param(cf->pool, &v,
+                                                &key.model_limits);
+        }
+
         if (rc == NGX_OK) {
             continue;
         }
@@ -492,8 +497,9 @@ ngx_http_llm_keys_line(ngx_conf_t *cf, ngx_http_llm_keys_t *keys,
         team->name.len = key.team_name.len;
         team->hash = ngx_http_llm_shm_hash(&team->name);
         team->limits = key.limits;
+        team->model_limits = key.model_limits;
 
-        if (ngx_http_llm_limits_set(&team->limits)) {
+        if (ngx_http_llm_limits_set(&team->limits) || team->model_limits) {
             keys->limited++;
         }
 
@@ -529,7 +535,7 @@ ngx_http_llm_keys_line(ngx_conf_t *cf, ngx_http_llm_keys_t *keys,
         k->team_hash = ngx_http_llm_shm_hash(&k->team_name);
     }
 
-    if (ngx_http_llm_limits_set(&k->limits)) {
+    if (ngx_http_llm_limits_set(&k->limits) || k->model_limits) {
         keys->limited++;
     }
 

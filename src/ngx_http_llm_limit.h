@@ -32,6 +32,14 @@ typedef struct {
     ngx_uint_t                  cost_period;
 } ngx_http_llm_limits_t;
 
+/* the limits of a key or team on one model ("*": on each model apart) */
+
+typedef struct {
+    ngx_str_t                   model;
+    ngx_http_llm_limits_t       limits;
+} ngx_http_llm_model_limits_t;
+
+
 #define ngx_http_llm_limits_set(l)                                            \
     ((l)->rpm || (l)->tpm || (l)->budget_tokens || (l)->budget_cost)
 
@@ -54,6 +62,14 @@ typedef struct {
  */
 ngx_int_t ngx_http_llm_limit_param(ngx_str_t *param,
     ngx_http_llm_limits_t *limits);
+
+/*
+ * A per-model limit, "rpm:gpt-4o=10" or "tpm:*=20000" (the same limit on
+ * each model apart), into "*list" (created in "pool"): NGX_OK,
+ * NGX_DECLINED when "param" is not one, NGX_ERROR when it is invalid.
+ */
+ngx_int_t ngx_http_llm_limit_model_param(ngx_pool_t *pool, ngx_str_t *param,
+    ngx_array_t **list);
 
 char *ngx_http_llm_price_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

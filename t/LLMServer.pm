@@ -113,6 +113,17 @@ sub start {
     die "nginx does not listen on $self->{port}";
 }
 
+# "nginx -t" of an http{} body against the running server root: its output
+sub test_conf {
+    my ($self, $http) = @_;
+
+    $self->write_conf($http);
+
+    my $root = $self->{root};
+
+    return scalar `$self->{binary} -t -p $root/ -c conf/nginx.conf 2>&1`;
+}
+
 sub master_pid {
     my $self = shift;
     open my $fh, '<', "$self->{root}/logs/nginx.pid" or return;
