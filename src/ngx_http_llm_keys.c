@@ -1191,15 +1191,40 @@ ngx_http_llm_keys_unauthorized(ngx_http_request_t *r, ngx_uint_t missing)
 ngx_int_t
 ngx_http_llm_keys_access(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
+    rc = ngx_http_llm_keys_model_allowed(r, ctx->key, &ctx->model);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm: API key \"%V\" may not use the requested model",
+                  &ctx->key->name);
+
+    return ngx_http_llm_send_error(r, NGX_HTTP_FORBIDDEN,
+                                   "invalid_request_error",
+                                   "model_not_allowed",
+                                   "This API key may not use the requested "
+                                   "model.");
+}
+
+
+ngx_int_t
+ngx_http_llm_keys_model_allowed(ngx_http_request_t *r,
+    ngx_http_llm_key_t *key, ngx_str_t *model)
+{
     ngx_int_t                    rc;
     ngx_uint_t                   i;
-    ngx_http_llm_key_t          *key;
     ngx_http_llm_model_match_t  *m;
 
-    key = ctx->key;
-
     if (key == NULL || key->models == NULL) {
-        return NGX_OK;
+        return 1;
     }
 
     m = key->models->elts;
@@ -1207,36 +1232,27 @@ ngx_http_llm_keys_access(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     for (i = 0; i < key->models->nelts; i++) {
 
         if (m[i].regex == NULL) {
-            if (m[i].name.len == ctx->model.len
-                && ngx_strncmp(m[i].name.data, ctx->model.data,
-                               ctx->model.len) == 0)
+            if (m[i].name.len == model->len
+                && ngx_strncmp(m[i].name.data, model->data, model->len) == 0)
             {
-                return NGX_OK;
+                return 1;
             }
 
             continue;
         }
 
-        rc = ngx_regex_exec(m[i].regex, &ctx->model, NULL, 0);
+        rc = ngx_regex_exec(m[i].regex, model, NULL, 0);
 
         if (rc >= 0) {
-            return NGX_OK;
+            return 1;
         }
 
         if (rc != NGX_REGEX_NO_MATCHED) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                           ngx_regex_exec_n " failed: %i", rc);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "llm: API key \"%V\" may not use the requested model",
-                  &key->name);
-
-    return ngx_http_llm_send_error(r, NGX_HTTP_FORBIDDEN,
-                                   "invalid_request_error",
-                                   "model_not_allowed",
-                                   "This API key may not use the requested "
-                                   "model.");
+    return 0;
 }
