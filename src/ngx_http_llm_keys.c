@@ -49,8 +49,6 @@ static int ngx_libc_cdecl ngx_http_llm_keys_cmp_digest(const void *one,
     const void *two);
 static int ngx_libc_cdecl ngx_http_llm_keys_cmp_name(const void *one,
     const void *two);
-static ngx_http_llm_key_t *ngx_http_llm_keys_find(ngx_http_llm_keys_t *keys,
-    u_char *digest);
 static ngx_int_t ngx_http_llm_keys_credential(ngx_str_t *value,
     ngx_str_t *cred, ngx_uint_t *n, ngx_uint_t *bad);
 static ngx_int_t ngx_http_llm_keys_unauthorized(ngx_http_request_t *r,
@@ -944,48 +942,75 @@ ngx_http_llm_keys_cmp_name(const void *one, const void *two)
 }
 
 
-static ngx_http_llm_key_t *
-ngx_http_llm_keys_find(ngx_http_llm_keys_t *keys, u_char *digest)
+/*
+ * The first 8 bytes of a digest as a number, for the lookup: the keys are
+ * sorted by them (no two keys share them, see ngx_http_llm_keys_init()).
+ */
+
+static ngx_inline uint64_t
+ngx_http_llm_keys_prefix64(u_char *d)
 {
-    ngx_int_t            rc;
-    ngx_uint_t           lo, hi, mid;
+    return ((uint64_t) d[0] << 56) | ((uint64_t) d[1] << 48)
+           | ((uint64_t) d[2] << 40) | ((uint64_t) d[3] << 32)
+           | ((uint64_t) d[4] << 24) | ((uint64_t) d[5] << 16)
+           | ((uint64_t) d[6] << 8) | (uint64_t) d[7];
+}
+
+
+/*
+ * Timing: the SHA-256 of any credential of a given length takes the same
+ * time; the search then takes as many steps for every digest (the number
+ * of keys decides), without a branch on the digest, and ends with one
+ * CRYPTO_memcmp() of the whole digest against the one candidate, for a
+ * right key and a wrong one alike.  What a request's time could tell is
+ * at most where a digest an attacker cannot steer would sort.
+ * t/unit/key_timing.c measures it (Welch's t-test, t/205-key-timing.t).
+ */
+
+ngx_http_llm_key_t *
+ngx_http_llm_keys_lookup(ngx_http_llm_keys_t *keys, ngx_str_t *cred)
+{
+    u_char               digest[NGX_HTTP_LLM_DIGEST_LEN];
+    uint64_t             want, less;
+    ngx_uint_t           n, lo, half, miss;
     ngx_http_llm_key_t  *key;
 
-    lo = 0;
-    hi = keys->keys.nelts;
+    n = keys->keys.nelts;
 
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        key = keys->sorted[mid];
-
-        rc = ngx_memcmp(digest, key->digest, 8);
-
-        if (rc == 0) {
-            if (CRYPTO_memcmp(digest, key->digest, NGX_HTTP_LLM_DIGEST_LEN)
-                == 0)
-            {
-                return key;
-            }
-
-            return NULL;
-        }
-
-        if (rc < 0) {
-            hi = mid;
-
-        } else {
-            lo = mid + 1;
-        }
+    if (n == 0) {
+        return NULL;
     }
 
-    return NULL;
+    SHA256(cred->data, cred->len, digest);
+
+    want = ngx_http_llm_keys_prefix64(digest);
+
+    /* the last key whose prefix is not above the digest's, or the first */
+
+    lo = 0;
+
+    for (half = n / 2; n > 1; half = n / 2) {
+        less = ngx_http_llm_keys_prefix64(keys->sorted[lo + half]->digest)
+               <= want;
+
+        /* lo += half when less, without a branch */
+        lo += half & (ngx_uint_t) (0 - less);
+        n -= half;
+    }
+
+    key = keys->sorted[lo];
+
+    miss = (CRYPTO_memcmp(digest, key->digest, NGX_HTTP_LLM_DIGEST_LEN) != 0);
+
+    ngx_explicit_memzero(digest, sizeof(digest));
+
+    return miss ? NULL : key;
 }
 
 
 ngx_int_t
 ngx_http_llm_keys_auth(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    u_char                    digest[NGX_HTTP_LLM_DIGEST_LEN];
     ngx_str_t                 cred, v;
     ngx_uint_t                i, n, bad;
     ngx_list_part_t          *part;
@@ -1076,11 +1101,7 @@ ngx_http_llm_keys_auth(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return ngx_http_llm_keys_unauthorized(r, 0);
     }
 
-    SHA256(cred.data, cred.len, digest);
-
-    key = ngx_http_llm_keys_find(llcf->keys, digest);
-
-    ngx_explicit_memzero(digest, sizeof(digest));
+    key = ngx_http_llm_keys_lookup(llcf->keys, &cred);
 
     if (key == NULL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
