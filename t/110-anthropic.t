@@ -7,7 +7,7 @@
 use Test::Nginx::Socket 'no_plan';
 use JSON::PP;
 
-$ENV{LLM_TEST_KEY} = 'sk-ant-test-7d1e';
+$ENV{LLM_TEST_KEY} = 'sk-ant-CANARY-test-7d1e';
 
 our $J = JSON::PP->new->canonical(1)->allow_nonref(1);
 
@@ -77,7 +77,7 @@ sub upreq {
                                        : 'application/json') . "\r\n"
             . "Accept-Encoding: identity\r\n";
 
-    $r .= 'x-api-key: ' . ($o{key} // 'sk-ant-test-7d1e') . "\r\n"
+    $r .= 'x-api-key: ' . ($o{key} // 'sk-ant-CANARY-test-7d1e') . "\r\n"
         unless $o{nokey};
     $r .= 'anthropic-version: ' . ($o{version} // '2023-06-01') . "\r\n";
     $r .= $o{extra} // '';
@@ -530,7 +530,7 @@ X-LLM-Model: claude-sonnet-4-5
 --- response_body eval: $::TextAnswer
 --- no_error_log
 [error]
-sk-ant-test-7d1e
+sk-ant-CANARY-test-7d1e
 
 
 

@@ -11,7 +11,7 @@ use Test::Nginx::Socket 'no_plan';
 
 use File::Basename ();
 
-$ENV{AZURE_TEST_KEY} = 'azk-test-5d1e';
+$ENV{AZURE_TEST_KEY} = 'azk-CANARY-test-5d1e';
 
 our $Fixtures = File::Basename::dirname(__FILE__) . '/fixtures';
 

@@ -35,17 +35,17 @@ _EOC_
 
 my $Keys = <<'_EOK_';
 # a key limited on one model only, and on another by tokens
-key=sk-model-00000000000000000 name=model rpm:gpt-4o=10 tpm:cheap=500
+key=sk-model-CANARY-00000000000000000 name=model rpm:gpt-4o=10 tpm:cheap=500
 # the same limit on each model apart, under a key-wide one
-key=sk-each-000000000000000000 name=each rpm:*=5 rpm=100
+key=sk-each-CANARY-000000000000000000 name=each rpm:*=5 rpm=100
 # an exact model's limit wins over "*"
-key=sk-exact-00000000000000000 name=exact rpm:*=3 rpm:cheap=7
+key=sk-exact-CANARY-00000000000000000 name=exact rpm:*=3 rpm:cheap=7
 # a team limited on one model, shared by its two keys
-key=sk-blue1-00000000000000000 name=blue1 team=blue
-key=sk-blue2-00000000000000000 name=blue2 team=blue
+key=sk-blue1-CANARY-00000000000000000 name=blue1 team=blue
+key=sk-blue2-CANARY-00000000000000000 name=blue2 team=blue
 team=blue rpm:gpt-4o=8
 # a budget per model
-key=sk-budget-0000000000000000 name=budget budget_tokens:gpt-4o=500/day
+key=sk-budget-CANARY-0000000000000000 name=budget budget_tokens:gpt-4o=500/day
 _EOK_
 
 my $http = <<"_EOC_";
@@ -88,7 +88,7 @@ sub count {
 # -- a key's RPM on one model; other models free -----------------------------
 
 {
-    my @r = burst('sk-model-00000000000000000',
+    my @r = burst('sk-model-CANARY-00000000000000000',
                   ('gpt-4o') x 30, ('other') x 10);
 
     is(count(200, @r[0 .. 29]), 10, 'rpm:gpt-4o=10: 10 of 30 admitted');
@@ -113,7 +113,7 @@ sub count {
 # -- a key's TPM on a model -------------------------------------------------
 
 {
-    my @r = burst('sk-model-00000000000000000', ('cheap') x 20);
+    my @r = burst('sk-model-CANARY-00000000000000000', ('cheap') x 20);
 
     is(count(200, @r), 5, 'tpm:cheap=500: 5 requests of 100 tokens');
 
@@ -128,7 +128,7 @@ sub count {
 # -- "*": each model its own window -----------------------------------------
 
 {
-    my @r = burst('sk-each-000000000000000000',
+    my @r = burst('sk-each-CANARY-000000000000000000',
                   ('gpt-4o') x 12, ('cheap') x 12, ('other') x 12);
 
     is(count(200, @r[0 .. 11]), 5, 'rpm:*=5 on gpt-4o');
@@ -137,7 +137,7 @@ sub count {
 }
 
 {
-    my @r = burst('sk-exact-00000000000000000', ('cheap') x 12,
+    my @r = burst('sk-exact-CANARY-00000000000000000', ('cheap') x 12,
                   ('gpt-4o') x 12);
 
     is(count(200, @r[0 .. 11]), 7, 'rpm:cheap=7 wins over rpm:*=3');
@@ -151,7 +151,7 @@ sub count {
         t::LLMServer::raw(POST => '/v1/chat/completions',
                           body($_ <= 20 ? 'gpt-4o' : 'cheap'),
                           'x-api-key: sk-blue' . (1 + $_ % 2)
-                          . '-00000000000000000')
+                          . '-CANARY-00000000000000000')
     } 1 .. 30 ]);
 
     is(count(200, @r[0 .. 19]), 8, 'team rpm:gpt-4o=8 over two keys');
@@ -168,7 +168,7 @@ sub count {
 # -- a token budget on a model: reserved, then settled ----------------------
 
 {
-    my @r = burst('sk-budget-0000000000000000', ('gpt-4o') x 10);
+    my @r = burst('sk-budget-CANARY-0000000000000000', ('gpt-4o') x 10);
 
     is(count(200, @r), 5, 'budget_tokens:gpt-4o=500: 5 of 10 admitted');
 
@@ -178,7 +178,7 @@ sub count {
        'budget: x-llm-limit');
 
     my $r = $s->request(POST => '/v1/chat/completions', body('cheap'),
-                        'x-api-key: sk-budget-0000000000000000');
+                        'x-api-key: sk-budget-CANARY-0000000000000000');
 
     is($r->{status}, 200, 'the budget is on gpt-4o only');
 }
@@ -197,7 +197,7 @@ $s->stop;
 for my $bad ('rpm:gpt-4o=ten', 'rpm:=10', 'budget_tokens:gpt-4o=5/week',
              'rpm:gpt-4o=1 rpm:gpt-4o=2')
 {
-    $s->write_file('keys', "key=sk-bad-0000000000000000000 name=bad $bad\n");
+    $s->write_file('keys', "key=sk-bad-CANARY-0000000000000000000 name=bad $bad\n");
 
     my ($first) = split ' ', $bad;
     my $out = $s->test_conf($http);

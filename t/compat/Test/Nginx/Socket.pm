@@ -70,6 +70,36 @@ if (!defined $ENV{TEST_NGINX_SERVER_PORT}) {
     $port_env_is_ours = 1;
 }
 
+# the suite's canary (t/LLMCanary.pm): every response and every log
+# searched for the secrets the suites configure, when that file is found
+my $canary = eval { require t::LLMCanary; 1 } ? 1 : 0;
+my %canary_pos;
+
+sub canary_check ($$$) {
+    my ($block, $where, $text) = @_;
+
+    return if !$canary || defined $block->canary_ok;
+
+    my $hit = t::LLMCanary::find($text) // return;
+
+    Test::More::fail($block->name . " - no canary secret in $where: "
+                     . "$hit");
+}
+
+sub canary_check_logs ($) {
+    my $block = shift;
+
+    return if !$canary;
+
+    my @hits = t::LLMCanary::scan_dir($Test::Nginx::Util::LogDir,
+                                      \%canary_pos);
+
+    return if defined $block->canary_ok || !@hits;
+
+    Test::More::fail($block->name . " - no canary secret in the logs: "
+                     . join('; ', @hits));
+}
+
 sub add_response_body_check ($) {
     push @ResponseBodyChecks, shift;
 }
@@ -278,6 +308,7 @@ sub run_test ($) {
             stop_nginx($name);
             $CurrentBlock = $block;
             setup_server_root();
+            %canary_pos = ();
 
             if (defined(my $code = $block->post_setup_server_root)) {
                 eval $code;
@@ -295,6 +326,7 @@ sub run_test ($) {
 
             if (defined $must_die) {
                 run_must_die($block, $must_die);
+                canary_check_logs($block);
                 return;
             }
 
@@ -391,6 +423,8 @@ sub run_test ($) {
         stop_nginx($name);
         check_valgrind_report($block);
     }
+
+    canary_check_logs($block) if !$should_skip;
 }
 
 sub run_must_die ($$) {
@@ -1666,6 +1700,9 @@ sub run_test_helper ($$$) {
         }
 
         $raw //= '';
+
+        canary_check($block, "the response to request $k", $raw)
+            if !$dry_run;
 
         if ($Test::Nginx::Util::Verbose) {
             warn "$name - request:\n",
