@@ -1660,3 +1660,116 @@ ngx_http_llm_price_cost(ngx_http_llm_price_t *price, uint64_t prompt,
     return (prompt - cached) * price->input + cached * price->cached
            + completion * price->output;
 }
+
+
+size_t
+ngx_http_llm_usage_generated(u_char *data, size_t len)
+{
+    u_char      *p, *last, *q;
+    size_t       n;
+    ngx_uint_t   i;
+
+    static ngx_str_t  keys[] = {
+        ngx_string("content"), ngx_string("text"), ngx_string("delta"),
+        ngx_string("arguments"), ngx_string("partial_json"),
+        ngx_string("thinking"), ngx_string("reasoning_content"),
+        ngx_string("refusal")
+    };
+
+    n = 0;
+    p = data;
+    last = data + len;
+
+    while (p < last && (p = ngx_strlchr(p, last, '"')) != NULL) {
+
+        /* a key: a quote not escaped, a known name, a quote, ":" */
+
+        q = ++p;
+
+        if (q - 2 >= data && q[-2] == '\\') {
+            continue;
+        }
+
+        for (i = 0; i < sizeof(keys) / sizeof(ngx_str_t); i++) {
+            if ((size_t) (last - q) > keys[i].len
+                && ngx_strncmp(q, keys[i].data, keys[i].len) == 0
+                && q[keys[i].len] == '"')
+            {
+                break;
+            }
+        }
+
+        if (i == sizeof(keys) / sizeof(ngx_str_t)) {
+            continue;
+        }
+
+        q += keys[i].len + 1;
+
+        while (q < last && (*q == ' ' || *q == '\t')) {
+            q++;
+        }
+
+        if (q == last || *q++ != ':') {
+            continue;
+        }
+
+        while (q < last && (*q == ' ' || *q == '\t')) {
+            q++;
+        }
+
+        if (q == last || *q++ != '"') {
+            continue;
+        }
+
+        /* the string value: an escape counts as one byte */
+
+        while (q < last && *q != '"') {
+            if (*q == '\\' && q + 1 < last) {
+                q += (q[1] == 'u' && last - q >= 6) ? 6 : 2;
+
+            } else {
+                q++;
+            }
+
+            n++;
+        }
+
+        p = q + 1;
+    }
+
+    return n;
+}
+
+
+void
+ngx_http_llm_usage_partial(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t  completion;
+
+    if (!ctx->streaming || ctx->done || ctx->stream_ended
+        || ctx->usage_estimated)
+    {
+        return;
+    }
+
+    completion = (ngx_int_t) ngx_min((ctx->generated + 3) / 4,
+                                     NGX_HTTP_LLM_MAX_TOKENS);
+
+    if (!ctx->usage.known || ctx->usage.prompt <= 0) {
+        ctx->usage.prompt = ngx_min((ctx->body.len + 3) / 4,
+                                    NGX_HTTP_LLM_MAX_TOKENS);
+        ctx->usage.cached = 0;
+    }
+
+    if (!ctx->usage.known || ctx->usage.completion < completion) {
+        ctx->usage.completion = completion;
+    }
+
+    ctx->usage.total = ctx->usage.prompt + ctx->usage.completion;
+    ctx->usage.known = 1;
+    ctx->usage_estimated = 1;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm partial usage: %i + %i, %uz bytes streamed",
+                   ctx->usage.prompt, ctx->usage.completion, ctx->generated);
+}

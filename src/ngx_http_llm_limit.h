@@ -90,6 +90,22 @@ ngx_int_t ngx_http_llm_limit_admit(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_cost(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     uint64_t *nano);
 
+/*
+ * Bytes of generated text (the string values of "content", "text",
+ * "delta", "arguments", "partial_json", "thinking", "reasoning_content",
+ * "refusal") in an event sent to the client, whatever its API format.
+ */
+size_t ngx_http_llm_usage_generated(u_char *data, size_t len);
+
+/*
+ * A stream that did not end as it should (the client went away, the
+ * provider failed or timed out): its usage is what the provider reported
+ * so far, the prompt estimated when it reported none, the completion at
+ * least the text streamed (4 bytes a token); flagged usage_estimated.
+ */
+void ngx_http_llm_usage_partial(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+
 /* nano-dollars as dollars, "0.000145": NGX_INT64_LEN + 11 bytes at most */
 u_char *ngx_http_llm_dollars(u_char *p, uint64_t nano);
 

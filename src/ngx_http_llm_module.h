@@ -234,6 +234,7 @@ struct ngx_http_llm_ctx_s {
 
     ngx_http_llm_usage_t            usage;
     ngx_uint_t                      upstream_status;
+    size_t                          generated;  /* text bytes streamed */
 
     ngx_msec_t                      start_msec;
     ngx_msec_t                      first_byte_msec;
@@ -259,6 +260,10 @@ struct ngx_http_llm_ctx_s {
     unsigned                        count_tokens:1; /* no answer: a count */
     unsigned                        fallback_next:1; /* process_header
                                                         asked for next */
+    unsigned                        stream_timeout:1; /* cut by a timeout */
+    unsigned                        usage_estimated:1; /* stream cut short:
+                                                          usage partly
+                                                          estimated */
 };
 
 

@@ -504,6 +504,16 @@ ngx_http_llm_status_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_uint_t                  ustatus;
     ngx_http_upstream_state_t  *state;
 
+    /* a stream cut short: by a timeout, by the provider, by the client */
+
+    if (ctx->stream_timeout) {
+        return NGX_HTTP_LLM_ERR_TIMEOUT;
+    }
+
+    if (ctx->usage_estimated && !ctx->stream_failed) {
+        return NGX_HTTP_LLM_ERR_CLIENT;
+    }
+
     if (status < 400 && !ctx->stream_failed) {
         return NGX_HTTP_LLM_ERR_CLASSES;
     }

@@ -16,6 +16,7 @@
 #include "ngx_http_llm_sse.h"
 #include "ngx_http_llm_eventstream.h"
 #include "ngx_http_llm_fallback.h"
+#include "ngx_http_llm_limit.h"
 
 #include <zlib.h>
 
@@ -226,6 +227,7 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
 
     ctx->stream_ended = 0;
     ctx->stream_failed = 0;
+    ctx->generated = 0;
     ctx->in_state = NULL;
     ctx->out_state = NULL;
 
@@ -1715,10 +1717,11 @@ ngx_int_t
 ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
     u_char *data, size_t len, ngx_chain_t ***ll)
 {
-    u_char       *p, *lf, *last;
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    u_char              *p, *lf, *last;
+    size_t               size;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_llm_ctx_t  *ctx;
 
     /* a value of several lines is sent as as many "data:" lines */
 
@@ -1767,6 +1770,17 @@ ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
     **ll = cl;
     *ll = &cl->next;
 
+    /*
+     * what a stream cut short is charged for: the passthrough's events
+     * (translated ones are counted as deltas, ngx_http_llm_emit_delta())
+     */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    if (ctx && ctx->req == NULL) {
+        ctx->generated += ngx_http_llm_usage_generated(data, len);
+    }
+
     return NGX_OK;
 }
 
@@ -1809,6 +1823,12 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         || rc == NGX_HTTP_REQUEST_TIME_OUT
         || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)
     {
+        /* the client went away mid-stream: charged what was produced */
+
+        if (ctx) {
+            ngx_http_llm_usage_partial(r, ctx);
+        }
+
         return;
     }
 
@@ -1830,6 +1850,8 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
                           "llm stream ended with an error event after "
                           "the upstream failed (%i)", rc);
         }
+
+        ctx->stream_timeout = (rc == NGX_HTTP_GATEWAY_TIME_OUT);
 
         if (ngx_http_llm_stream_fail(r, ctx,
                                      rc == NGX_HTTP_GATEWAY_TIME_OUT
@@ -1862,6 +1884,10 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     if (out) {
         (void) ngx_http_output_filter(r, out);
     }
+
+    /* a stream the provider cut short */
+
+    ngx_http_llm_usage_partial(r, ctx);
 }
 
 

@@ -186,7 +186,14 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case ngx_http_llm_var_usage:
         if (ctx->upstream_status) {
-            if (ctx->usage.known) {
+            if (ctx->usage_estimated) {
+
+                /* a stream cut short: the provider's counts so far and
+                 * the text streamed */
+
+                ngx_str_set(&s, "estimated");
+
+            } else if (ctx->usage.known) {
                 ngx_str_set(&s, "provider");
 
             } else {
