@@ -668,6 +668,14 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         for (i = 0; i < a->nodes; i++) {
             ngx_http_llm_limit_reserve(a, i, now);
         }
+
+    } else if (v.reason != ngx_http_llm_deny_zone) {
+
+        /* the 429 answered, by key and team */
+
+        for (i = 0; i < a->nodes; i++) {
+            a->node[i]->responses[3]++;
+        }
     }
 
     for (i = 0; i < a->nodes && v.reason != ngx_http_llm_deny_zone; i++) {
@@ -1070,7 +1078,7 @@ ngx_http_llm_limit_settle(void *data)
     time_t                  now;
     uint64_t                prompt, cached, completion, tokens, cost, est;
     uint64_t                d;
-    ngx_uint_t              i;
+    ngx_uint_t              i, status;
     ngx_msec_t              now_ms;
     ngx_http_llm_ctx_t     *ctx;
     ngx_http_upstream_t    *u;
@@ -1080,6 +1088,9 @@ ngx_http_llm_limit_settle(void *data)
 
     ctx = a->ctx;
     u = a->request->upstream;
+
+    status = a->request->err_status ? a->request->err_status
+                                    : a->request->headers_out.status;
 
     cached = 0;
 
@@ -1120,6 +1131,11 @@ ngx_http_llm_limit_settle(void *data)
         l = a->limits[i];
 
         node->refs--;
+
+        if (status >= 100 && status < 600) {
+            node->responses[status / 100 - 1]++;
+        }
+
         node->prompt_tokens += prompt;
         node->completion_tokens += completion;
         node->cost_total += cost;

@@ -44,6 +44,7 @@ typedef struct {
     uint64_t                    prompt_tokens;
     uint64_t                    completion_tokens;
     uint64_t                    cost;
+    uint64_t                    responses[5];
 
     ngx_http_llm_stats_t        stats;      /* series */
 } ngx_http_llm_status_entry_t;
@@ -752,6 +753,7 @@ ngx_http_llm_status_snapshot(ngx_http_request_t *r, ngx_http_llm_zone_t *zone,
         e->prompt_tokens = ln->prompt_tokens;
         e->completion_tokens = ln->completion_tokens;
         e->cost = ln->cost_total;
+        ngx_memcpy(e->responses, ln->responses, sizeof(e->responses));
     }
 
     snap->evicted = zone->sh->evicted;
@@ -1004,6 +1006,27 @@ ngx_http_llm_status_prometheus(ngx_http_request_t *r,
             }
         }
 
+        p = ngx_sprintf(p, "# HELP llm_%s_responses_total Responses to the "
+                        "%s by status class, its 429s included.\n"
+                        "# TYPE llm_%s_responses_total counter\n",
+                        who[kind], who[kind], who[kind]);
+
+        for (i = 0; i < snap->nelts; i++) {
+            e = &snap->elts[i];
+
+            if (e->kind != kind) {
+                continue;
+            }
+
+            for (j = 0; j < 5; j++) {
+                if (e->responses[j]) {
+                    p = ngx_sprintf(p, "llm_%s_responses_total{%V,"
+                                    "status=\"%uixx\"} %uL\n", who[kind],
+                                    &e->labels, j + 1, e->responses[j]);
+                }
+            }
+        }
+
         p = ngx_sprintf(p, "# HELP llm_%s_tokens_total Tokens used by the "
                         "%s.\n# TYPE llm_%s_tokens_total counter\n",
                         who[kind], who[kind], who[kind]);
@@ -1204,10 +1227,17 @@ ngx_http_llm_status_json(ngx_http_request_t *r, ngx_str_t *zone_name,
 
             p = ngx_cpymem(p, "{\"name\":\"", sizeof("{\"name\":\"") - 1);
             p = (u_char *) ngx_escape_json(p, e->name.data, e->name.len);
-            p = ngx_sprintf(p, "\",\"requests\":%uL,\"tokens\":{\"prompt\":"
-                            "%uL,\"completion\":%uL},\"cost\":",
-                            e->requests, e->prompt_tokens,
-                            e->completion_tokens);
+            p = ngx_sprintf(p, "\",\"requests\":%uL,\"responses\":{",
+                            e->requests);
+
+            for (j = 0; j < 5; j++) {
+                p = ngx_sprintf(p, "%s\"%uixx\":%uL", j ? "," : "", j + 1,
+                                e->responses[j]);
+            }
+
+            p = ngx_sprintf(p, "},\"tokens\":{\"prompt\":%uL,"
+                            "\"completion\":%uL},\"cost\":",
+                            e->prompt_tokens, e->completion_tokens);
             p = ngx_http_llm_dollars(p, e->cost);
             *p++ = '}';
         }
