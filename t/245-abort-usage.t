@@ -23,7 +23,19 @@ my $delta = join '', map {
     qq{echo -n 'event: content_block_delta\\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"chunk-$_-xx"}}\\n\\n';\n        echo_flush;\n        echo_sleep 0.05;\n        }
 } 1 .. 4;
 
+# the JSON access log of conf-examples/virtual-keys.conf, as it is there
+my ($json_fmt) = do {
+    open my $fh, '<', 'conf-examples/virtual-keys.conf' or die $!;
+    local $/;
+    <$fh> =~ /(log_format\s+llm_json\s+escape=json\s[^;]+;)/s;
+};
+
+die 'no llm_json log_format in conf-examples/virtual-keys.conf'
+    if !$json_fmt;
+
 $s->start(<<"_EOC_");
+    $json_fmt
+
     log_format usage '\$llm_key_name \$llm_usage \$llm_prompt_tokens '
                      '\$llm_completion_tokens \$llm_cost \$status';
 
@@ -44,6 +56,7 @@ $s->start(<<"_EOC_");
             llm_pass;
             llm_read_timeout 1s;
             access_log __ROOT__/logs/usage.log usage;
+            access_log __ROOT__/logs/llm.json llm_json;
         }
 
         location = /status {
@@ -187,6 +200,21 @@ sub status {
     is($series->{errors}{client}, 1,
        'the client that went away counted as a client error');
     is($series->{errors}{upstream}, 0, 'neither as an upstream error');
+}
+
+# -- the example's JSON log: one valid object a request ---------------------
+
+{
+    my @j = map { eval { decode_json($_) } }
+            split /\n/, $s->read_file('logs/llm.json');
+
+    is(scalar @j, 3, 'conf-examples JSON log: 3 lines of valid JSON');
+    is_deeply([ map { [ @$_{qw(key usage prompt_tokens completion_tokens
+                                attempts)} ] } @j[0, 1] ],
+              [ [ 'abort', 'estimated', 25, 10, 1 ],
+                [ 'abort', 'estimated', int((length(body('gpt-x')) + 3) / 4), 8, 1 ] ],
+              'key, usage, tokens and attempts in it');
+    like($j[0]{ttfb} // '', qr/^\d+\.\d{3}$/, 'the time to first byte');
 }
 
 my $log = $s->error_log_since(0);
