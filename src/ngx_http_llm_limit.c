@@ -25,6 +25,9 @@
 /* tokens of one request, far above any context: no overflow in costs */
 #define NGX_HTTP_LLM_MAX_TOKENS    100000000
 
+/* the model in the name of a per-model node, at most */
+#define NGX_HTTP_LLM_MODEL_NODE    256
+
 /* key, team, and each on the model asked for */
 #define NGX_HTTP_LLM_NODES         4
 
@@ -541,7 +544,7 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     time_t                     now;
     ngx_str_t                 *name[NGX_HTTP_LLM_NODES];
-    ngx_str_t                  scoped[2];
+    ngx_str_t                  scoped[2], model;
     uint32_t                   hash[NGX_HTTP_LLM_NODES];
     ngx_int_t                  rc;
     ngx_uint_t                 i, n;
@@ -610,13 +613,18 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             continue;
         }
 
-        scoped[i].len = name[i]->len + 1 + ctx->model.len;
+        /* "*" takes any name a client sends: at most 256 bytes of it */
+
+        model = ctx->model;
+        model.len = ngx_min(model.len, NGX_HTTP_LLM_MODEL_NODE);
+
+        scoped[i].len = name[i]->len + 1 + model.len;
         scoped[i].data = ngx_pnalloc(r->pool, scoped[i].len);
         if (scoped[i].data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_sprintf(scoped[i].data, "%V %V", name[i], &ctx->model);
+        ngx_sprintf(scoped[i].data, "%V %V", name[i], &model);
 
         a->limits[a->nodes] = &ml->limits;
         a->rule[a->nodes] = &ml->model;

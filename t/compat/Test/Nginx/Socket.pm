@@ -1808,6 +1808,12 @@ tcp_reply (string, array, sub), tcp_reply_delay, tcp_query, tcp_query_len,
 tcp_query_auto_timeout, tcp_no_close, tcp_shutdown, skip_eval, skip_nginx,
 skip_nginx2, skip_openssl, todo, no_check_leak.
 
+Added here, for ngx_http_llm_module's canary (t/LLMCanary.pm): every
+response and every file under logs/ is searched for the suite's canary
+secrets after every block, a hit failing a test "no canary secret in ...";
+a block with a "canary_ok" section (its reason as the value) is not
+searched.  The real Test::Nginx does not do this (see t/999-canary.t).
+
 Environment: TEST_NGINX_BINARY, TEST_NGINX_SERVER_PORT, TEST_NGINX_PORT,
 TEST_NGINX_CLIENT_PORT, TEST_NGINX_SERVROOT, TEST_NGINX_LOG_LEVEL,
 TEST_NGINX_MASTER_PROCESS, TEST_NGINX_LOAD_MODULES, TEST_NGINX_TIMEOUT,
