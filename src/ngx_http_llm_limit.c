@@ -1771,7 +1771,8 @@ ngx_http_llm_usage_partial(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_int_t  completion;
 
     if (!ctx->streaming || ctx->done || ctx->stream_ended
-        || ctx->usage_estimated)
+        || ctx->usage_estimated || ctx->usage_final
+        || (ctx->req == NULL && ctx->usage.known))  /* OpenAI's: the last */
     {
         return;
     }

@@ -261,6 +261,7 @@ struct ngx_http_llm_ctx_s {
     unsigned                        fallback_next:1; /* process_header
                                                         asked for next */
     unsigned                        stream_timeout:1; /* cut by a timeout */
+    unsigned                        usage_final:1; /* the provider's last */
     unsigned                        usage_estimated:1; /* stream cut short:
                                                           usage partly
                                                           estimated */

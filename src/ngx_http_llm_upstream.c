@@ -228,6 +228,7 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->stream_ended = 0;
     ctx->stream_failed = 0;
     ctx->generated = 0;
+    ctx->usage_final = 0;
     ctx->in_state = NULL;
     ctx->out_state = NULL;
 
