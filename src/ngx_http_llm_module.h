@@ -238,6 +238,7 @@ struct ngx_http_llm_ctx_s {
 
     ngx_msec_t                      start_msec;
     ngx_msec_t                      first_byte_msec;
+    ngx_msec_t                      first_token_msec; /* generated text */
 
     /* fallbacks: the attempts made, why the earlier ones failed */
     void                           *fallback;   /* ngx_http_llm_fb_t */

@@ -357,7 +357,7 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
     ngx_int_t                   prompt, completion, cached;
     ngx_uint_t                  status, attempts, err;
     ngx_time_t                 *tp;
-    ngx_msec_int_t              ttfb, duration;
+    ngx_msec_int_t              ttfb, ttft, duration;
     ngx_http_llm_ctx_t         *ctx;
     ngx_http_llm_node_t        *node;
     ngx_http_llm_zone_t        *zone;
@@ -422,6 +422,11 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
     }
 
     ttfb = -1;
+    ttft = -1;
+
+    if (ctx->first_token_msec && ctx->start_msec) {
+        ttft = (ngx_msec_int_t) (ctx->first_token_msec - ctx->start_msec);
+    }
 
     if (ctx->first_byte_msec && ctx->start_msec) {
         ttfb = (ngx_msec_int_t) (ctx->first_byte_msec - ctx->start_msec);
@@ -481,6 +486,10 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
 
     if (ttfb >= 0) {
         ngx_http_llm_status_observe(&stats->ttfb, ttfb);
+    }
+
+    if (ttft >= 0) {
+        ngx_http_llm_status_observe(&stats->ttft, ttft);
     }
 
     ngx_http_llm_status_observe(&stats->duration, duration);
@@ -880,7 +889,7 @@ ngx_http_llm_status_prometheus(ngx_http_request_t *r,
 
         e->labels.len = p - e->labels.data;
 
-        size += 48 * (e->labels.len + 128);
+        size += 64 * (e->labels.len + 128);
     }
 
     b = ngx_create_temp_buf(r->pool, size);
@@ -974,6 +983,17 @@ ngx_http_llm_status_prometheus(ngx_http_request_t *r,
         p = ngx_http_llm_status_prom_histogram(p,
                                                "llm_time_to_first_byte_seconds",
                                                &e->labels, &e->stats.ttfb);
+    }
+
+    p = ngx_http_llm_prom_head(p, "llm_time_to_first_token_seconds",
+                               "histogram",
+                               "Streams: from the start of the upstream "
+                               "request to the first generated text.");
+
+    ngx_http_llm_prom_series(e) {
+        p = ngx_http_llm_status_prom_histogram(p,
+                                               "llm_time_to_first_token_seconds",
+                                               &e->labels, &e->stats.ttft);
     }
 
     p = ngx_http_llm_prom_head(p, "llm_request_duration_seconds",
@@ -1199,6 +1219,10 @@ ngx_http_llm_status_json(ngx_http_request_t *r, ngx_str_t *zone_name,
         p = ngx_cpymem(p, ",\"time_to_first_byte\":",
                        sizeof(",\"time_to_first_byte\":") - 1);
         p = ngx_http_llm_status_json_histogram(p, &e->stats.ttfb);
+
+        p = ngx_cpymem(p, ",\"time_to_first_token\":",
+                       sizeof(",\"time_to_first_token\":") - 1);
+        p = ngx_http_llm_status_json_histogram(p, &e->stats.ttft);
 
         p = ngx_cpymem(p, ",\"duration\":", sizeof(",\"duration\":") - 1);
         p = ngx_http_llm_status_json_histogram(p, &e->stats.duration);

@@ -1536,6 +1536,14 @@ failed:
 }
 
 
+/* the time to first token: when the first generated text is streamed */
+
+#define ngx_http_llm_first_token(ctx)                                        \
+    if ((ctx)->first_token_msec == 0 && (ctx)->generated) {                  \
+        (ctx)->first_token_msec = ngx_current_msec;                          \
+    }
+
+
 static ngx_int_t
 ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char *p, u_char *last, ngx_chain_t ***ll)
@@ -1545,7 +1553,9 @@ ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_sse_t  *sse;
 
     if (ctx->eventstream) {
-        return ngx_http_llm_feed_es(r, ctx, p, last, ll);
+        rc = ngx_http_llm_feed_es(r, ctx, p, last, ll);
+        ngx_http_llm_first_token(ctx);
+        return rc;
     }
 
     sse = ctx->sse;
@@ -1573,6 +1583,8 @@ ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_ERROR;
         }
     }
+
+    ngx_http_llm_first_token(ctx);
 
     return NGX_OK;
 }

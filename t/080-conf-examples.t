@@ -36,7 +36,7 @@ plan tests => 2 * @confs + 2;
     my @missing = grep { ($fmt // '') !~ /\$$_\b/ }
                   qw(llm_key_name llm_key_team llm_model llm_provider
                      llm_prompt_tokens llm_completion_tokens llm_cached_tokens
-                     llm_cost llm_usage llm_ttfb llm_attempts status);
+                     llm_cost llm_usage llm_ttfb llm_ttft llm_attempts status);
 
     is("@missing", '', 'it has key, team, tokens, cost, usage, TTFT, '
        . 'attempts');

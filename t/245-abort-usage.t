@@ -200,6 +200,10 @@ sub status {
     is($series->{errors}{client}, 1,
        'the client that went away counted as a client error');
     is($series->{errors}{upstream}, 0, 'neither as an upstream error');
+    is($series->{time_to_first_token}{count}, 2,
+       'two streams with text: two times to first token');
+    cmp_ok($series->{time_to_first_token}{sum}, '<', 1,
+           'each well under a second');
 }
 
 # -- the example's JSON log: one valid object a request ---------------------
@@ -215,6 +219,7 @@ sub status {
                 [ 'abort', 'estimated', int((length(body('gpt-x')) + 3) / 4), 8, 1 ] ],
               'key, usage, tokens and attempts in it');
     like($j[0]{ttfb} // '', qr/^\d+\.\d{3}$/, 'the time to first byte');
+    like($j[0]{ttft} // '', qr/^0\.\d{3}$/, 'the time to first token');
 }
 
 my $log = $s->error_log_since(0);
