@@ -714,3 +714,26 @@ same answer as for a model that is not routed
 [200, 200, 404, 404]
 --- no_error_log
 [error]
+
+
+
+=== TEST 39: llm_key: a per-model limit with a bad value
+--- http_config eval
+"    llm_key key=$::Alpha name=a rpm:gpt-4o=0;"
+--- config
+--- must_die
+--- error_log
+invalid value "rpm:gpt-4o=0"
+
+
+
+=== TEST 40: llm_key: per-model limits need an llm_zone
+--- http_config eval
+"    llm_key key=$::Alpha name=a tpm:*=1000;"
+--- config
+    location /v1/ {
+        llm_pass;
+    }
+--- must_die
+--- error_log
+keys with limits or budgets need an "llm_zone"
