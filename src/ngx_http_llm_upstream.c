@@ -68,6 +68,8 @@ static ngx_int_t ngx_http_llm_finish_held(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_map_error(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body);
+static ngx_int_t ngx_http_llm_redact_key(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *message);
 static ngx_int_t ngx_http_llm_inflate_init(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_inflate_cleanup(void *data);
@@ -911,6 +913,64 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
+/*
+ * A provider's error message that quotes the gateway's own key (a proxy
+ * in between, a provider echoing the request): the key is replaced by
+ * "[redacted]" before the message goes to the client
+ */
+
+static ngx_int_t
+ngx_http_llm_redact_key(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *message)
+{
+    u_char     *p, *q, *last, *out;
+    ngx_str_t  *key;
+
+    key = &ctx->provider->key;
+
+    if (key->len < 8 || message->len < key->len) {
+        return NGX_OK;
+    }
+
+    last = message->data + message->len;
+
+    p = ngx_strlcasestrn(message->data, last, key->data, key->len - 1);
+
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm provider \"%V\" quoted the configured key in its "
+                  "error message: redacted", &ctx->provider->name);
+
+    out = ngx_pnalloc(r->pool, message->len + (message->len / key->len)
+                                             * (sizeof("[redacted]") - 1));
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = out;
+
+    for (p = message->data; p < last; /* void */) {
+        if ((size_t) (last - p) >= key->len
+            && ngx_strncasecmp(p, key->data, key->len) == 0)
+        {
+            q = ngx_cpymem(q, "[redacted]", sizeof("[redacted]") - 1);
+            p += key->len;
+            continue;
+        }
+
+        *q++ = *p++;
+    }
+
+    message->data = out;
+    message->len = q - out;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_t *body)
@@ -997,6 +1057,9 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (message.len == 0) {
         ngx_str_set(&message, "The model provider returned an error.");
+
+    } else if (ngx_http_llm_redact_key(r, ctx, &message) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (type.len == 0) {

@@ -1217,9 +1217,10 @@ llm provider "gemini" rejected the configured key
 
 
 === TEST 40: the preset: with "tls", Host and SNI are
-generativelanguage.googleapis.com; the key only in its header
+generativelanguage.googleapis.com; the key only in its header, and
+redacted from an error message that quotes it
 --- canary_ok
-the mock writes the key it got into an error message
+the mock's own debug lines hold the key it received
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ssl;
@@ -1246,7 +1247,9 @@ the mock writes the key it got into an error message
 "POST /v1/chat/completions\n$::Chat"
 --- error_code: 400
 --- response_body
-{"error":{"message":"/v1beta/models/gemini-2.5-flash:generateContent host=generativelanguage.googleapis.com sni=generativelanguage.googleapis.com key=AIzaSy-CANARY-7c1e5d","type":"invalid_request_error","param":null,"code":"FAILED_PRECONDITION"}}
+{"error":{"message":"/v1beta/models/gemini-2.5-flash:generateContent host=generativelanguage.googleapis.com sni=generativelanguage.googleapis.com key=[redacted]","type":"invalid_request_error","param":null,"code":"FAILED_PRECONDITION"}}
+--- error_log
+llm provider "gemini" quoted the configured key in its error message: redacted
 
 
 
