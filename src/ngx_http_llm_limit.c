@@ -1710,7 +1710,7 @@ ngx_http_llm_usage_generated(u_char *data, size_t len)
 
         q = ++p;
 
-        if (q - 2 >= data && q[-2] == '\\') {
+        if (q - data >= 2 && q[-2] == '\\') {
             continue;
         }
 
@@ -1758,7 +1758,7 @@ ngx_http_llm_usage_generated(u_char *data, size_t len)
             n++;
         }
 
-        p = q + 1;
+        p = (q < last) ? q + 1 : last;
     }
 
     return n;
