@@ -613,9 +613,19 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             continue;
         }
 
-        /* "*" takes any name a client sends: at most 256 bytes of it */
+        /*
+         * "*": a window of each route apart, named by its pattern (the
+         * model itself for an exact route), so that a client cannot make
+         * nodes of its own with made-up names for a regex route
+         */
 
-        model = ctx->model;
+        if (ml->model.len == 1 && ml->model.data[0] == '*' && ctx->route) {
+            model = ctx->route->pattern;
+
+        } else {
+            model = ctx->model;
+        }
+
         model.len = ngx_min(model.len, NGX_HTTP_LLM_MODEL_NODE);
 
         scoped[i].len = name[i]->len + 1 + model.len;

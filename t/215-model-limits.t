@@ -1,5 +1,5 @@
 # Per-model limits ("rpm:<model>=N", "tpm:<model>=N", "budget_*:<model>=",
-# "<limit>:*=N" for each model apart) of keys and teams, exact across 2
+# "<limit>:*=N" for each model apart, each regex route as one) of keys and teams, exact across 2
 # workers: bursts of concurrent clients as in t/210-limits.t.  Every
 # request reserves 100 tokens (100 bytes of body, max_tokens 75).
 
@@ -57,6 +57,7 @@ my $http = <<"_EOC_";
     llm_route gpt-4o mock;
     llm_route cheap mock;
     llm_route other mock;
+    llm_route ~^mini- mock;
     llm_keys __ROOT__/keys;
 
     server {
@@ -134,6 +135,15 @@ sub count {
     is(count(200, @r[0 .. 11]), 5, 'rpm:*=5 on gpt-4o');
     is(count(200, @r[12 .. 23]), 5, 'rpm:*=5 on cheap, apart');
     is(count(200, @r[24 .. 35]), 5, 'rpm:*=5 on other, apart');
+}
+
+{
+    # made-up names under one regex route share its window: a client
+    # cannot fill the zone with nodes of its own
+    my @r = burst('sk-each-CANARY-000000000000000000',
+                  map { "mini-$_" } 1 .. 12);
+
+    is(count(200, @r), 5, 'rpm:*=5: 12 names of one regex route, 5 admitted');
 }
 
 {
