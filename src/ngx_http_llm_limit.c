@@ -542,20 +542,20 @@ ngx_http_llm_price_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    time_t                     now;
-    ngx_str_t                 *name[NGX_HTTP_LLM_NODES];
-    ngx_str_t                  scoped[2], model;
-    uint32_t                   hash[NGX_HTTP_LLM_NODES];
-    ngx_int_t                  rc;
-    ngx_uint_t                 i, n;
-    ngx_msec_t                 now_ms;
+    time_t                        now;
+    ngx_str_t                    *name[NGX_HTTP_LLM_NODES];
+    ngx_str_t                     scoped[2], model;
+    uint32_t                      hash[NGX_HTTP_LLM_NODES];
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, n;
+    ngx_msec_t                    now_ms;
     ngx_http_llm_model_limits_t  *ml;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_llm_key_t        *key;
-    ngx_http_llm_zone_t       *zone;
-    ngx_http_llm_verdict_t     v;
-    ngx_http_llm_admission_t  *a;
-    ngx_http_llm_main_conf_t  *lmcf;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_llm_key_t           *key;
+    ngx_http_llm_zone_t          *zone;
+    ngx_http_llm_verdict_t        v;
+    ngx_http_llm_admission_t     *a;
+    ngx_http_llm_main_conf_t     *lmcf;
 
     key = ctx->key;
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);

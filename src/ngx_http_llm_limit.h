@@ -100,8 +100,9 @@ size_t ngx_http_llm_usage_generated(u_char *data, size_t len);
 /*
  * A stream that did not end as it should (the client went away, the
  * provider failed or timed out) before the provider's final usage: its
- * usage is what the provider reported so far, the prompt estimated when it reported none, the completion at
- * least the text streamed (4 bytes a token); flagged usage_estimated.
+ * usage is what the provider reported so far, the prompt estimated when
+ * it reported none, the completion at least the text streamed (4 bytes a
+ * token); flagged usage_estimated.
  */
 void ngx_http_llm_usage_partial(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);

@@ -992,8 +992,8 @@ ngx_http_llm_status_prometheus(ngx_http_request_t *r,
 
     ngx_http_llm_prom_series(e) {
         p = ngx_http_llm_status_prom_histogram(p,
-                                               "llm_time_to_first_token_seconds",
-                                               &e->labels, &e->stats.ttft);
+                                        "llm_time_to_first_token_seconds",
+                                        &e->labels, &e->stats.ttft);
     }
 
     p = ngx_http_llm_prom_head(p, "llm_request_duration_seconds",
