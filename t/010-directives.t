@@ -6,6 +6,7 @@
 # reflect what they received as JSON, or servers in http_config.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 $ENV{LLM_TEST_KEY} = 'sk-env-CANARY-0123456789';
 $ENV{LLM_TEST_BLANK} = " \t ";

@@ -5,6 +5,7 @@
 # weighted routes, the default route and the X-LLM-* headers.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 $ENV{LLM_TEST_KEY} = 'sk-test-CANARY-4f2a9c';
 

@@ -5,6 +5,7 @@
 # as JSON with "created" zeroed.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 use JSON::PP;
 
 $ENV{LLM_TEST_KEY} = 'sk-ant-CANARY-test-7d1e';

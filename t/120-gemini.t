@@ -7,6 +7,7 @@
 # into OpenAI errors with their status.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 use Cwd ();
 use File::Basename ();

@@ -8,6 +8,7 @@
 # clients and translated for Anthropic clients (POST /v1/messages).
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 use File::Basename ();
 

@@ -8,6 +8,7 @@
 # replayed with tcp_reply and translated to OpenAI chunks; errors.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 use File::Basename ();
 

@@ -6,6 +6,7 @@
 # error of the key directives.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 use Digest::SHA qw(sha256_hex);
 
 # the secrets are canaries: no log line may ever contain them

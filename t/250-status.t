@@ -6,6 +6,7 @@
 # package prometheus is installed.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 our $Key = 'sk-status-CANARY-0a1b2c3d4e5f';
 

@@ -31,9 +31,13 @@ package t::LLMCanary;
 # into its own answer, to prove the key is sent): such a block says
 # "--- canary_ok" and is not searched (its name is printed).
 #
-# With the real Test::Nginx (not the compat runner), only the last two
-# searches run: t/LLMServer.pm's suites completely, the Test::Nginx block
-# suites through what their last server root left and through
+# With the real Test::Nginx (not the compat runner): t/LLMServer.pm's
+# suites are searched completely; the block suites that configure canary
+# keys say "use t::LLMCanary;", which hooks a response body check into
+# the real runner (every response body, and the error log lines of every
+# request, when that Test::Nginx has add_response_body_check and
+# error_log_data); response headers and access logs are then searched only
+# by t/999-canary.t, in what the last server root left and in
 # TEST_NGINX_ERROR_LOG.
 
 use strict;
@@ -90,6 +94,36 @@ sub needles {
 }
 
 my @Needles;
+
+# "use t::LLMCanary;" in a block suite: under the real Test::Nginx, every
+# response body and the error log lines of every request are searched
+# too (the compat runner does that and more by itself)
+my $hooked;
+
+sub import {
+    return if $hooked++ || $Test::Nginx::Socket::LLMCompat;
+
+    my $add = Test::Nginx::Socket->can('add_response_body_check') or return;
+
+    $add->(sub {
+        my ($block, $body, $req_idx, $rep, $dry_run) = @_;
+
+        return if $dry_run || defined $block->canary_ok;
+
+        my $log = '';
+
+        if (my $data = Test::Nginx::Util->can('error_log_data')) {
+            $log = join '', grep { !/\[debug\] \d+#\d+: \*\d+ http header: "/ }
+                            @{ $data->() || [] };
+        }
+
+        for ([ 'the response body', $body ], [ 'the error log', $log ]) {
+            my $hit = find($_->[1]) // next;
+            Test::More::fail($block->name . " - no canary secret in "
+                             . "$_->[0]: $hit");
+        }
+    });
+}
 
 # the first hit in $text: a description without the secret, or undef
 sub find {

@@ -51,6 +51,9 @@ sub check_error_log ($$$$$);
 
 our $VERSION = '0.01';
 
+# t/LLMCanary.pm: this runner searches for the canary itself
+our $LLMCompat = 1;
+
 our $IS_COMPAT = 1;
 
 our @EXPORT = (@Test::Nginx::Util::EXPORT, qw(
