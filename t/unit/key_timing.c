@@ -43,7 +43,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if (defined __x86_64__ || defined __i386__)
 #include <x86intrin.h>
+#define unit_fence()  _mm_mfence()
+#else
+#define unit_fence()  __sync_synchronize()
+#endif
 
 
 #define KEYS       1024
@@ -84,12 +89,22 @@ unit_cmp_key(const void *one, const void *two)
 }
 
 
+/* cycles where the CPU counts them, nanoseconds elsewhere */
+
 static uint64_t
 unit_now(void)
 {
+#if (defined __x86_64__ || defined __i386__)
     unsigned int  aux;
 
     return __rdtscp(&aux);
+#else
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+#endif
 }
 
 
@@ -186,7 +201,7 @@ unit_run(const char *name, unit_measure_pt f, u_char *base, size_t len,
     for (c = 0; c < 2; c++) {
         for (i = 0; i < samples; i++) {
             memcpy(unit_work, in + i * len, len);
-            _mm_mfence();
+            unit_fence();
 
             t0 = unit_now();
             unit_sink += f(unit_work, len);
