@@ -31,8 +31,7 @@ static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_parse_request(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx,
-    ngx_str_t *id);
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *id);
 static ngx_int_t ngx_http_llm_not_allowed(ngx_http_request_t *r,
     const char *allow);
 static ngx_int_t ngx_http_llm_count_tokens(ngx_http_request_t *r,
