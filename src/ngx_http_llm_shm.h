@@ -27,6 +27,9 @@
 #define NGX_HTTP_LLM_NODE_TARGET  4     /* llm_cooldown: a route target, its
                                            windows reused, see
                                            ngx_http_llm_fallback.c */
+#define NGX_HTTP_LLM_NODE_BALANCE 5     /* a route target's in-flight count
+                                           and latency, see
+                                           ngx_http_llm_strategy.c */
 #define NGX_HTTP_LLM_NODE_KEY_MODEL   7 /* a key on one model: "key model" */
 #define NGX_HTTP_LLM_NODE_TEAM_MODEL  8 /* a team on one model */
 
