@@ -195,7 +195,7 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
 {
     u_char                        *p;
     size_t                         len;
-    ngx_str_t                      model, method;
+    ngx_str_t                      model, method, name;
     ngx_buf_t                     *b;
     ngx_chain_t                   *cl, *body;
     ngx_http_llm_jw_t              jw;
@@ -222,7 +222,10 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ctx->stream) {
+    if (ctx->count_tokens) {
+        ngx_str_set(&method, ":countTokens");
+
+    } else if (ctx->stream) {
         ngx_str_set(&method, ":streamGenerateContent?alt=sse");
 
     } else {
@@ -235,7 +238,43 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    ngx_http_llm_gemini_body(r, ctx->req, pc, &jw);
+    if (ctx->count_tokens) {
+        /*
+         * :countTokens counts a whole GenerateContentRequest (system
+         * instruction and tools too, unlike bare "contents")
+         */
+
+        ngx_http_llm_jw_lit(&jw, "{\"generateContentRequest\":");
+        ngx_http_llm_gemini_body(r, ctx->req, pc, &jw);
+
+        /* the body's last "}" gives way to the model's resource name */
+
+        if (!jw.failed) {
+            jw.pos--;
+        }
+
+        name = ctx->upstream_model;
+
+        if (name.len <= sizeof("models/") - 1
+            || ngx_strncmp(name.data, "models/", sizeof("models/") - 1) != 0)
+        {
+            name.len = sizeof("models/") - 1 + ctx->upstream_model.len;
+            name.data = ngx_pnalloc(r->pool, name.len);
+            if (name.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(ngx_cpymem(name.data, "models/", 7),
+                       ctx->upstream_model.data, ctx->upstream_model.len);
+        }
+
+        ngx_http_llm_jw_lit(&jw, ",\"model\":");
+        ngx_http_llm_jw_string(&jw, &name);
+        ngx_http_llm_jw_lit(&jw, "}}");
+
+    } else {
+        ngx_http_llm_gemini_body(r, ctx->req, pc, &jw);
+    }
 
     body = ngx_http_llm_jw_chain(&jw);
     if (body == NULL) {
@@ -1176,6 +1215,10 @@ ngx_http_llm_gemini_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_int_t                 rc, c, cand, content, v, f;
     ngx_http_llm_json_t       js;
     ngx_http_llm_response_t   resp;
+
+    if (ctx->count_tokens) {
+        return ngx_http_llm_count_response(r, ctx, body, "totalTokens", out);
+    }
 
     rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
                                  NGX_HTTP_LLM_GEMINI_MAX_TOKENS);

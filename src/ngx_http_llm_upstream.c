@@ -149,7 +149,7 @@ ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
      */
 
     if (ctx->route && ctx->route->targets.nelts > ctx->route->nprimary
-        && llcf->fallback_provider)
+        && llcf->fallback_provider && !ctx->count_tokens)
     {
         if (ngx_http_llm_fallback_prepare(r, ctx) != NGX_OK) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
