@@ -388,7 +388,8 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
          */
 
         if (ctx->provider->type != &ngx_http_llm_provider_anthropic
-            && ctx->provider->type != &ngx_http_llm_provider_gemini)
+            && ctx->provider->type != &ngx_http_llm_provider_gemini
+            && ctx->provider->type != &ngx_http_llm_provider_bedrock)
         {
             ngx_http_finalize_request(r, ngx_http_llm_count_tokens(r, ctx));
             return;
@@ -861,7 +862,7 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
 
 /*
  * POST /v1/messages/count_tokens (and Gemini's :countTokens) for a
- * provider with no count endpoint (OpenAI-compatible, Azure, Bedrock)
+ * provider with no count endpoint (OpenAI-compatible, Azure)
  * is answered here with an estimate, flagged "X-LLM-Token-Count:
  * estimated": the UTF-8 bytes of
  * all texts, tool calls and tool definitions divided by 4 (rounded up),

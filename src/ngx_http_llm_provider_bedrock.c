@@ -124,8 +124,18 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* CountTokens: {"input":{"converse":{<a Converse body>}}} */
+
+    if (ctx->count_tokens) {
+        ngx_http_llm_jw_lit(&jw, "{\"input\":{\"converse\":");
+    }
+
     if (ngx_http_llm_bedrock_body(r, ctx, &jw) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (ctx->count_tokens) {
+        ngx_http_llm_jw_lit(&jw, "}}");
     }
 
     bcl = ngx_http_llm_jw_chain(&jw);
@@ -315,7 +325,10 @@ ngx_http_llm_bedrock_path(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                   ctx->upstream_model.len,
                                   NGX_ESCAPE_URI_COMPONENT);
 
-    if (ctx->stream) {
+    if (ctx->count_tokens) {
+        p = ngx_cpymem(p, "/count-tokens", sizeof("/count-tokens") - 1);
+
+    } else if (ctx->stream) {
         p = ngx_cpymem(p, "/converse-stream",
                        sizeof("/converse-stream") - 1);
 
@@ -485,7 +498,11 @@ ngx_http_llm_bedrock_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         ngx_http_llm_jw_lit(jw, "]");
     }
 
-    /* inferenceConfig */
+    /* inferenceConfig (not counted: CountTokens takes none) */
+
+    if (ctx->count_tokens) {
+        goto tools;
+    }
 
     ngx_http_llm_jw_lit(jw, ",\"inferenceConfig\":{");
 
@@ -528,6 +545,8 @@ ngx_http_llm_bedrock_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     ngx_http_llm_jw_lit(jw, "}");
+
+tools:
 
     /* toolConfig: Bedrock has no "none", the tools are left out */
 
@@ -754,6 +773,10 @@ ngx_http_llm_bedrock_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_json_t        js;
     ngx_http_llm_response_t    resp;
     ngx_http_llm_tool_call_t  *tc;
+
+    if (ctx->count_tokens) {
+        return ngx_http_llm_count_response(r, ctx, body, "inputTokens", out);
+    }
 
     rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
                                  NGX_HTTP_LLM_BEDROCK_JSON_TOKENS);

@@ -9,6 +9,8 @@ use Test::Nginx::Socket 'no_plan';
 
 $ENV{ANT_TEST_KEY} = 'sk-ant-test-c0un7';
 $ENV{GEMINI_TEST_KEY} = 'AIzaSy-test-c0un7';
+$ENV{BEDROCK_TEST_KEY} =
+    'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 
 sub upreq {
     my ($path, $body, @headers) = @_;
@@ -259,3 +261,35 @@ POST /v1/messages/count_tokens
 --- error_code: 503
 --- response_body_like
 ^\{"type":"error","error":\{"type":"overloaded_error","message":"Overloaded"\}\}$
+--- error_log
+llm provider "claude" answered 529
+
+
+
+=== TEST 9: Bedrock target: CountTokens, POST /model/{id}/count-tokens
+with {"input":{"converse":{messages, system, toolConfig}}} (no
+inferenceConfig), SigV4-signed; inputTokens is input_tokens
+--- http_config
+    llm_provider br type=bedrock upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 region=us-east-1 base=/mock key=env:BEDROCK_TEST_KEY;
+    llm_route claude-bedrock br:anthropic.claude-3-5-haiku-20241022-v1:0;
+--- config
+    location /v1 {
+        llm_pass;
+    }
+    location = /mock/model/anthropic.claude-3-5-haiku-20241022-v1:0/count-tokens {
+        default_type application/json;
+        echo_read_request_body;
+        add_header X-Request-Id "$request_uri auth=$http_authorization body=$request_body";
+        echo -n '{"inputTokens":23}';
+    }
+--- request
+POST /v1/messages/count_tokens
+{"model":"claude-bedrock","max_tokens":10,"system":"Be brief.","tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":"Weather?"}]}
+--- error_code: 200
+--- response_headers_like
+X-Request-Id: ^/mock/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/count-tokens auth=AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/\d{8}/us-east-1/bedrock/aws4_request, SignedHeaders=[^ ]+, Signature=[0-9a-f]{64} body=\{"input":\{"converse":\{"messages":\[\{"role":"user","content":\[\{"text":"Weather\?"\}\]\}\],"system":\[\{"text":"Be brief."\}\],"toolConfig":\{"tools":\[\{"toolSpec":\{"name":"get_weather","description":"Weather","inputSchema":\{"json":\{"type":"object"\}\}\}\}\]\}\}\}\}$
+--- response_body
+{"input_tokens":23}
+--- no_error_log
+[error]
