@@ -671,11 +671,7 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     /* an OpenAI-format request may now need translating */
 
-    if (ctx->req == NULL
-        && (!ctx->provider->type->openai_format
-            || (ctx->surface != NGX_HTTP_LLM_SURFACE_CHAT
-                && ctx->surface != NGX_HTTP_LLM_SURFACE_EMBEDDINGS)))
-    {
+    if (ctx->req == NULL && !ngx_http_llm_passthrough(ctx, ctx->provider)) {
         rc = ngx_http_llm_request_json(r, ctx, &js);
 
         if (rc != NGX_OK) {

@@ -314,14 +314,12 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     }
 
     /*
-     * OpenAI clients of OpenAI-format providers take the passthrough
-     * path; everything else goes through the canonical request
+     * OpenAI clients of OpenAI-format providers (Responses clients of
+     * those with responses=native) take the passthrough path; everything
+     * else goes through the canonical request
      */
 
-    if (!ctx->provider->type->openai_format
-        || (ctx->surface != NGX_HTTP_LLM_SURFACE_CHAT
-            && ctx->surface != NGX_HTTP_LLM_SURFACE_EMBEDDINGS))
-    {
+    if (!ngx_http_llm_passthrough(ctx, ctx->provider)) {
         if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS
             && !ctx->provider->type->embeddings)
         {

@@ -87,6 +87,8 @@ static ngx_int_t ngx_http_llm_stream_end(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_chain_t ***ll);
 static ngx_int_t ngx_http_llm_stream_fail(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_int_t status, ngx_chain_t ***ll);
+static ngx_int_t ngx_http_llm_responses_fail(ngx_http_request_t *r,
+    ngx_str_t *message, ngx_chain_t ***ll);
 static void ngx_http_llm_abort_request(ngx_http_request_t *r);
 static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -1682,6 +1684,11 @@ ngx_http_llm_stream_fail(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_OK;
         }
 
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES) {
+            /* responses=native: the Responses API's error event */
+            return ngx_http_llm_responses_fail(r, &message, ll);
+        }
+
         p = ngx_pnalloc(r->pool, sizeof("{\"error\":{\"message\":\"\","
                                         "\"type\":\"api_error\","
                                         "\"param\":null,\"code\":"
@@ -1708,6 +1715,29 @@ ngx_http_llm_stream_fail(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_set(&delta.error_code, "upstream_error");
 
     return ngx_http_llm_emit_delta(r, ctx, &delta, ll);
+}
+
+
+static ngx_int_t
+ngx_http_llm_responses_fail(ngx_http_request_t *r, ngx_str_t *message,
+    ngx_chain_t ***ll)
+{
+    u_char     *p, *last;
+    ngx_str_t   name;
+
+    p = ngx_pnalloc(r->pool, sizeof("{\"type\":\"error\",\"code\":"
+                                    "\"upstream_error\",\"message\":\"\","
+                                    "\"param\":null}") - 1 + message->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_sprintf(p, "{\"type\":\"error\",\"code\":\"upstream_error\","
+                          "\"message\":\"%V\",\"param\":null}", message);
+
+    ngx_str_set(&name, "error");
+
+    return ngx_http_llm_emit_event(r, &name, p, last - p, ll);
 }
 
 
