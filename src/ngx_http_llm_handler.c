@@ -871,10 +871,28 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
 static ngx_int_t
 ngx_http_llm_count_tokens(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
+    ngx_chain_t  *cl;
+
+    cl = ngx_http_llm_count_estimate(r, ctx);
+    if (cl == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cl->buf->last_buf = (r == r->main) ? 1 : 0;
+    cl->buf->last_in_chain = 1;
+
+    return ngx_http_llm_send_json(r, NGX_HTTP_OK, cl);
+}
+
+
+/* the estimate as the answer's body, the response flagged */
+
+ngx_chain_t *
+ngx_http_llm_count_estimate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
     size_t                     bytes;
     ngx_int_t                  n;
     ngx_uint_t                 i, j, media;
-    ngx_chain_t               *cl;
     ngx_table_elt_t           *h;
     ngx_http_llm_tool_t       *tool;
     ngx_http_llm_part_t       *part;
@@ -924,20 +942,12 @@ ngx_http_llm_count_tokens(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     h->hash = 1;
     ngx_str_set(&h->key, "X-LLM-Token-Count");
     ngx_str_set(&h->value, "estimated");
 
-    cl = ngx_http_llm_count_answer(r, ctx, n);
-    if (cl == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cl->buf->last_buf = (r == r->main) ? 1 : 0;
-    cl->buf->last_in_chain = 1;
-
-    return ngx_http_llm_send_json(r, NGX_HTTP_OK, cl);
+    return ngx_http_llm_count_answer(r, ctx, n);
 }

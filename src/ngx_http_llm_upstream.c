@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_llm_module.h"
+#include "ngx_http_llm_handler.h"
 #include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_provider.h"
 #include "ngx_http_llm_canonical.h"
@@ -868,6 +869,26 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                           "upstream sent invalid JSON in a %ui response",
                           u->headers_in.status_n);
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        u->headers_in.status_n = NGX_HTTP_OK;
+        ngx_str_set(&u->headers_in.status_line, "200 OK");
+
+    } else if (ctx->count_tokens && u->headers_in.status_n == 400
+               && ctx->provider->type == &ngx_http_llm_provider_bedrock)
+    {
+        /*
+         * Bedrock counts tokens for some models only (not Nova, not
+         * inference profiles): a 400 there gets the estimate, flagged
+         */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm provider \"%V\" did not count tokens (400): "
+                      "estimated", &ctx->provider->name);
+
+        ctx->out = ngx_http_llm_count_estimate(r, ctx);
+        if (ctx->out == NULL) {
+            return NGX_ERROR;
         }
 
         u->headers_in.status_n = NGX_HTTP_OK;

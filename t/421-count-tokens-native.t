@@ -293,3 +293,34 @@ X-Request-Id: ^/mock/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/count-toke
 {"input_tokens":23}
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: Bedrock without token counting for the model (400
+ValidationException): the estimate, flagged, logged at info
+--- http_config
+    llm_provider br type=bedrock upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
+                 region=us-east-1 base=/mock key=env:BEDROCK_TEST_KEY;
+    llm_route nova br:us.amazon.nova-micro-v1:0;
+--- config
+    location /v1 {
+        llm_pass;
+    }
+    location = /mock/model/us.amazon.nova-micro-v1:0/count-tokens {
+        default_type application/json;
+        add_header x-amzn-ErrorType ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/;
+        return 400 '{"message":"The provided model doesn\'t support counting tokens."}';
+    }
+--- request
+POST /v1/messages/count_tokens
+{"model":"nova","messages":[{"role":"user","content":"hi there"}]}
+--- error_code: 200
+--- response_headers
+X-LLM-Token-Count: estimated
+--- response_body
+{"input_tokens":5}
+--- log_level: info
+--- error_log
+llm provider "br" did not count tokens (400): estimated
+--- no_error_log
+[error]
