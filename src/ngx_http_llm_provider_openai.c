@@ -383,7 +383,7 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char                        *p;
     size_t                         len;
     ngx_buf_t                     *b;
-    ngx_uint_t                     azure, classic;
+    ngx_uint_t                     azure, classic, deployment;
     ngx_chain_t                   *cl;
     ngx_http_llm_provider_conf_t  *pc;
 
@@ -399,20 +399,32 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
               && !(pc->version.len == 2
                    && ngx_strncmp(pc->version.data, "v1", 2) == 0);
 
+    /*
+     * the classic API's Responses are not per deployment:
+     * "{base}/responses?api-version=", the deployment in "model"
+     */
+
+    deployment = classic && !(ctx->req == NULL
+                              && ctx->surface
+                                 == NGX_HTTP_LLM_SURFACE_RESPONSES);
+
     len = sizeof("POST ") - 1 + pc->base.len + path->len
           + NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc)
           + pc->extra_headers.len
           + sizeof(CRLF) - 1;
 
     if (classic) {
+        len += sizeof("?api-version=") - 1 + pc->version.len;
+    }
+
+    if (deployment) {
         len += sizeof("/deployments/") - 1
                + ctx->upstream_model.len
                + 2 * ngx_escape_uri(NULL, ctx->upstream_model.data,
                                     ctx->upstream_model.len,
-                                    NGX_ESCAPE_URI_COMPONENT)
-               + sizeof("?api-version=") - 1 + pc->version.len;
+                                    NGX_ESCAPE_URI_COMPONENT);
 
-    } else if (azure) {
+    } else if (azure && !classic) {
         len += sizeof("/v1") - 1;
     }
 
@@ -430,13 +442,13 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     p = ngx_cpymem(p, "POST ", sizeof("POST ") - 1);
     p = ngx_cpymem(p, pc->base.data, pc->base.len);
 
-    if (classic) {
+    if (deployment) {
         p = ngx_cpymem(p, "/deployments/", sizeof("/deployments/") - 1);
         p = (u_char *) ngx_escape_uri(p, ctx->upstream_model.data,
                                       ctx->upstream_model.len,
                                       NGX_ESCAPE_URI_COMPONENT);
 
-    } else if (azure) {
+    } else if (azure && !classic) {
         p = ngx_cpymem(p, "/v1", sizeof("/v1") - 1);
     }
 

@@ -301,3 +301,24 @@ qr/"responses=native" of llm_provider "claude" is only for OpenAI-compatible typ
 GET /t
 --- error_log eval
 qr/invalid parameter "responses=yes" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 10: Azure's classic API with responses=native: {base}/responses
+?api-version=, not per deployment; the deployment is the body's model
+--- http_config
+    llm_provider az type=azure upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
+                 host=res.openai.azure.com version=2025-04-01-preview
+                 key=env:LLM_TEST_KEY responses=native;
+    llm_route smart az:gpt-4.1;
+--- tcp_listen: $TEST_NGINX_RAND_PORT_1
+--- tcp_query eval
+::upreq($::Up, host => 'res.openai.azure.com',
+        path => '/openai/responses?api-version=2025-04-01-preview',
+        auth => "api-key: $ENV{LLM_TEST_KEY}\r\n")
+--- tcp_reply eval: ::reply($::Response)
+--- request eval
+"POST /v1/responses\n$::Req"
+--- response_body eval: $::Response
+--- no_error_log
+[error]
