@@ -275,7 +275,8 @@ SPLIT_CFLAGS = -O2 -g -Wall -Wno-unused-parameter -Wno-unused-function \
                $(UNIT_INCS) -I $(TOP)/t/fuzz
 SPLIT_SRCS   = t/unit/surface_split.c $(FUZZ_LIB_SRCS) \
                src/ngx_http_llm_surface_responses.c \
-               src/ngx_http_llm_surface_gemini.c
+               src/ngx_http_llm_surface_gemini.c \
+               src/ngx_http_llm_provider_bedrock.c src/ngx_http_llm_sigv4.c
 
 $(BUILD)/unit/split_shim.o: t/unit/shim.c $(BUILD)/nginx/objs/Makefile
 	@mkdir -p $(BUILD)/unit
@@ -294,7 +295,8 @@ $(BUILD)/unit/split_openai_shim.o: t/unit/openai_shim.c \
 $(BUILD)/unit/surface_split: $(SPLIT_SRCS) t/fuzz/fuzz.h $(wildcard src/*.h) \
              $(BUILD)/unit/split_shim.o $(BUILD)/unit/split_openai_shim.o
 	$(UNIT_CC) $(SPLIT_CFLAGS) -o $@ $(SPLIT_SRCS) \
-	    $(BUILD)/unit/split_shim.o $(BUILD)/unit/split_openai_shim.o -lm
+	    $(BUILD)/unit/split_shim.o $(BUILD)/unit/split_openai_shim.o \
+	    -lcrypto -lm
 
 unit: $(BUILD)/unit/surface_split
 

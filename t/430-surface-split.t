@@ -1,6 +1,7 @@
 # Whole versus split for the Responses and Gemini-native surfaces
 # (t/unit/surface_split.c, built by "make unit"): every recorded stream of
-# OpenAI, Anthropic and Gemini in t/fixtures, translated into the
+# OpenAI, Anthropic, Gemini and Bedrock (binary event-stream frames) in
+# t/fixtures, translated into the
 # Responses typed events and into Gemini's streamGenerateContent events,
 # must give the same bytes whole, split in two at every byte boundary and
 # fed one byte at a time.  Streams larger than 16 KB are split every
@@ -32,7 +33,7 @@ sub slurp {
 sub sse_file {
     my ($provider, $path) = @_;
 
-    return $path if $path =~ /\.sse\z/;
+    return $path if $path =~ /\.(?:sse|eventstream\.bin)\z/;
 
     my $sse = '';
 
@@ -62,12 +63,17 @@ sub sse_file {
     return $name;
 }
 
-my %streams = (openai => [], anthropic => [], gemini => []);
+my %streams = (openai => [], anthropic => [], gemini => [], bedrock => []);
 
 find({ no_chdir => 1, wanted => sub {
     my $f = $File::Find::name;
 
-    return unless -f $f && $f =~ /\.(?:sse|chunks\.txt)\z/;
+    return unless -f $f && $f =~ /\.(?:sse|chunks\.txt|eventstream\.bin)\z/;
+
+    if ($f =~ /\.eventstream\.bin\z/) {
+        push @{ $streams{bedrock} }, $f;
+        return;
+    }
 
     if ($f =~ m{envoyproxy-ai-gateway/chat-streaming|test_openai/|test_deepseek/|test_mistral/|openai-compatible/src/chat/|packages/openai/src/chat/}) {
         push @{ $streams{openai} }, $f;

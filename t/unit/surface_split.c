@@ -15,7 +15,9 @@
  *
  *   surface_split PROVIDER SURFACE FILE [STRIDE]
  *
- * PROVIDER: openai, anthropic or gemini; SURFACE: responses or gemini;
+ * PROVIDER: openai, anthropic, gemini (SSE) or bedrock (AWS event-stream
+ * frames, as ngx_http_llm_feed_es() reads them); SURFACE: responses or
+ * gemini;
  * STRIDE: split every STRIDE bytes (1, the default: every boundary).
  * Prints "ok N splits, M bytes out" or the first difference; exit 1 on a
  * difference.  The machinery (a made-up request, pools freed after each
@@ -23,6 +25,7 @@
  */
 
 #include "fuzz.h"
+#include "ngx_http_llm_eventstream.h"
 
 
 static const ngx_http_llm_provider_t  *split_provider;
@@ -35,7 +38,41 @@ static ngx_http_llm_loc_conf_t         split_llcf;
 static void                           *split_loc_conf[1] = { &split_llcf };
 
 
-/* not in the shims: the Gemini surface lowercases schema types */
+/*
+ * not in the shims: the Gemini surface lowercases schema types; the
+ * Bedrock adapter's signing (linked, never called here) needs two more
+ */
+
+u_char *
+ngx_hex_dump(u_char *dst, u_char *src, size_t len)
+{
+    static u_char  hex[] = "0123456789abcdef";
+
+    while (len--) {
+        *dst++ = hex[*src >> 4];
+        *dst++ = hex[*src++ & 0xf];
+    }
+
+    return dst;
+}
+
+
+void
+ngx_explicit_memzero(void *buf, size_t n)
+{
+    ngx_memzero(buf, n);
+}
+
+
+void
+ngx_gmtime(time_t t, ngx_tm_t *tp)
+{
+    struct tm  tm;
+
+    gmtime_r(&t, &tm);
+    *tp = tm;
+}
+
 
 void
 ngx_strlow(u_char *dst, u_char *src, size_t n)
@@ -59,6 +96,7 @@ split_run(u_char *buf, size_t size, size_t *cuts, ngx_uint_t ncuts,
     ngx_uint_t           i;
     fuzz_req_t           fr;
     ngx_chain_t         *out, **ll;
+    ngx_http_llm_es_t    es;
     ngx_http_llm_sse_t   sse;
 
     srandom(1);
@@ -83,6 +121,7 @@ split_run(u_char *buf, size_t size, size_t *cuts, ngx_uint_t ncuts,
     }
 
     ngx_http_llm_sse_init(&sse, fuzz_pool, &fr.log, 1024 * 1024);
+    ngx_http_llm_es_init(&es, fuzz_pool, &fr.log, 1024 * 1024);
 
     out = NULL;
     ll = &out;
@@ -94,7 +133,29 @@ split_run(u_char *buf, size_t size, size_t *cuts, ngx_uint_t ncuts,
 
         last = (i < ncuts) ? buf + cuts[i] : end;
 
-        while (rc == NGX_OK) {
+        while (rc == NGX_OK && split_provider == &ngx_http_llm_provider_bedrock)
+        {
+            rc = ngx_http_llm_es_parse(&es, &p, last);
+
+            if (rc == NGX_AGAIN) {
+                rc = NGX_OK;
+                break;
+            }
+
+            if (rc != NGX_OK) {
+                rc = NGX_ERROR;
+                break;
+            }
+
+            name = es.message_type.len == 5 ? es.event_type
+                                            : es.exception_type;
+
+            rc = split_provider->stream_event(&fr.r, &fr.ctx, &name,
+                                              &es.payload, &ll);
+        }
+
+        while (rc == NGX_OK && split_provider != &ngx_http_llm_provider_bedrock)
+        {
             rc = ngx_http_llm_sse_parse(&sse, &p, last);
 
             if (rc == NGX_AGAIN) {
@@ -168,7 +229,7 @@ main(int argc, char **argv)
     ngx_str_t   whole, split;
 
     if (argc < 4) {
-        fprintf(stderr, "usage: %s openai|anthropic|gemini "
+        fprintf(stderr, "usage: %s openai|anthropic|gemini|bedrock "
                         "responses|gemini FILE [STRIDE]\n", argv[0]);
         return 2;
     }
@@ -181,6 +242,9 @@ main(int argc, char **argv)
 
     } else if (strcmp(argv[1], "gemini") == 0) {
         split_provider = &ngx_http_llm_provider_gemini;
+
+    } else if (strcmp(argv[1], "bedrock") == 0) {
+        split_provider = &ngx_http_llm_provider_bedrock;
 
     } else {
         fprintf(stderr, "unknown provider \"%s\"\n", argv[1]);
