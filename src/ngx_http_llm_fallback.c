@@ -10,14 +10,11 @@
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_fallback.h"
 #include "ngx_http_llm_canonical.h"
+#include "ngx_http_llm_embeddings.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_shm.h"
+#include "ngx_http_llm_strategy.h"
 
-
-/* what a target's breaker answers */
-#define NGX_HTTP_LLM_CD_CLOSED   0
-#define NGX_HTTP_LLM_CD_OPEN     1
-#define NGX_HTTP_LLM_CD_PROBE    2
 
 /* Retry-After is honoured up to an hour */
 #define NGX_HTTP_LLM_RETRY_MAX   3600
@@ -77,8 +74,6 @@ static ngx_uint_t ngx_http_llm_fb_tries(ngx_http_llm_fb_t *fb);
 static void ngx_http_llm_fb_reason(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, const char *what, ngx_uint_t status,
     ngx_str_t *name);
-static ngx_uint_t ngx_http_llm_cooldown_check(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_uint_t take);
 static void ngx_http_llm_cooldown_report(ngx_http_request_t *r,
     ngx_http_llm_fb_target_t *ft, ngx_uint_t ok, ngx_msec_t retry_after);
 static ngx_msec_t ngx_http_llm_retry_after(ngx_http_request_t *r);
@@ -457,6 +452,9 @@ ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ctx->provider = pc;
     ctx->upstream_model = ft->model;
 
+    /* in flight at this target now (least-busy, lowest-latency) */
+    (void) ngx_http_llm_strategy_attempt(r, ctx);
+
     u->conf = &llcf->fallback_provider[pc->index];
 
 #if (NGX_HTTP_SSL)
@@ -671,19 +669,27 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     /* an OpenAI-format request may now need translating */
 
-    if (ctx->req == NULL && !ngx_http_llm_passthrough(ctx, ctx->provider)) {
+    if ((ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS
+         ? ctx->embed == NULL : ctx->req == NULL)
+        && !ngx_http_llm_passthrough(ctx, ctx->provider))
+    {
         rc = ngx_http_llm_request_json(r, ctx, &js);
 
         if (rc != NGX_OK) {
             return NGX_ERROR;
         }
 
-        ctx->req = ngx_http_llm_request_create(r->pool);
-        if (ctx->req == NULL) {
-            return NGX_ERROR;
-        }
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+            rc = ngx_http_llm_embed_parse(r, ctx, js);
 
-        rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        } else {
+            ctx->req = ngx_http_llm_request_create(r->pool);
+            if (ctx->req == NULL) {
+                return NGX_ERROR;
+            }
+
+            rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        }
 
         if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -692,6 +698,18 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                           ctx->error ? ctx->error : "unsupported");
             return NGX_ERROR;
         }
+    }
+
+    /* what this provider cannot take, though an earlier one could */
+
+    if ((ctx->req || ctx->embed) && ctx->provider->type->check
+        && ctx->provider->type->check(r, ctx) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the request cannot be translated for "
+                      "\"%V\": %s", &ctx->provider->name,
+                      ctx->error ? ctx->error : "unsupported");
+        return NGX_ERROR;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -783,7 +801,7 @@ ngx_http_llm_body_has(ngx_str_t *body, const char *s)
 #define ngx_http_llm_cd_probe_until(node)  (node)->tpm.level
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_llm_cooldown_check(ngx_http_request_t *r, ngx_str_t *name,
     ngx_uint_t take)
 {
