@@ -42,6 +42,7 @@
 #define NGX_HTTP_LLM_Q_FLAT_ERROR         0x0002   /* {"object":"error"}  */
 #define NGX_HTTP_LLM_Q_STRIP_NAME         0x0004   /* Groq: messages.name */
 #define NGX_HTTP_LLM_Q_NO_KEY             0x0008   /* key is optional     */
+#define NGX_HTTP_LLM_Q_RESPONSES          0x0100   /* native /responses   */
 
 
 #define NGX_HTTP_LLM_ERR_BODY_MAX         65536
@@ -264,9 +265,11 @@ struct ngx_http_llm_ctx_s {
 
     ngx_http_llm_usage_t            usage;
     ngx_uint_t                      upstream_status;
+    size_t                          generated;  /* text bytes streamed */
 
     ngx_msec_t                      start_msec;
     ngx_msec_t                      first_byte_msec;
+    ngx_msec_t                      first_token_msec; /* generated text */
 
     /* fallbacks: the attempts made, why the earlier ones failed */
     void                           *fallback;   /* ngx_http_llm_fb_t */
@@ -290,6 +293,11 @@ struct ngx_http_llm_ctx_s {
     unsigned                        count_tokens:1; /* no answer: a count */
     unsigned                        fallback_next:1; /* process_header
                                                         asked for next */
+    unsigned                        stream_timeout:1; /* cut by a timeout */
+    unsigned                        usage_final:1; /* the provider's last */
+    unsigned                        usage_estimated:1; /* stream cut short:
+                                                          usage partly
+                                                          estimated */
 };
 
 
@@ -326,6 +334,20 @@ struct ngx_http_llm_provider_s {
     ngx_http_llm_error_pt              error;
     ngx_http_llm_check_pt              check;     /* NULL: takes all */
 };
+
+
+/*
+ * The client's body goes to the provider as it is but for the model:
+ * OpenAI chat and embeddings to an OpenAI-format provider, and Responses
+ * to one that serves /responses itself (llm_provider responses=native)
+ */
+
+#define ngx_http_llm_passthrough(ctx, pc)                                     \
+    ((pc)->type->openai_format                                                \
+     && ((ctx)->surface == NGX_HTTP_LLM_SURFACE_CHAT                          \
+         || (ctx)->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS                 \
+         || ((ctx)->surface == NGX_HTTP_LLM_SURFACE_RESPONSES                 \
+             && ((pc)->quirks & NGX_HTTP_LLM_Q_RESPONSES))))
 
 
 extern ngx_module_t  ngx_http_llm_module;
