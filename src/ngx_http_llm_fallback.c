@@ -74,6 +74,7 @@ static void ngx_http_llm_fb_switch(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_llm_fb_usable(ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_fb_target_t *ft);
 static ngx_uint_t ngx_http_llm_fb_tries(ngx_http_llm_fb_t *fb);
+static void ngx_http_llm_fb_drop_provider(ngx_http_llm_fb_t *fb);
 static void ngx_http_llm_fb_reason(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, const char *what, ngx_uint_t status,
     ngx_str_t *name);
@@ -358,7 +359,10 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
             ngx_http_llm_fb_reason(r, ctx, "timeout from", 0,
                                    &ft->target->provider->name);
 
-        } else if (status) {
+        } else if (status
+                   && !(c && (c->read->error || c->read->eof
+                              || c->write->error)))
+        {
             ngx_http_llm_fb_reason(r, ctx, "invalid response from", 0,
                                    &ft->target->provider->name);
 
@@ -541,15 +545,83 @@ ngx_http_llm_fb_reason(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-ngx_int_t
-ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_str_t *body)
+/*
+ * Whether another target is to be tried now: the same conditions as
+ * ngx_http_upstream_next() (tries left, llm_next_upstream_timeout, the
+ * client still there), and a target left that is not cooling down
+ */
+
+ngx_uint_t
+ngx_http_llm_fallback_next(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_uint_t                 i, status, next;
+    ngx_uint_t                 i;
     ngx_msec_t                 timeout;
     ngx_http_upstream_t       *u;
     ngx_http_llm_fb_t         *fb;
     ngx_http_llm_fb_target_t  *ft;
+
+    fb = ctx->fallback;
+    u = r->upstream;
+
+    if (fb == NULL
+        || fb->left <= 1
+        || r->connection->error
+        || (u->conf->next_upstream & NGX_HTTP_UPSTREAM_FT_INVALID_HEADER) == 0)
+    {
+        return 0;
+    }
+
+    timeout = u->conf->next_upstream_timeout;
+
+    if (timeout && ngx_current_msec - u->peer.start_time >= timeout) {
+        return 0;
+    }
+
+    for (i = fb->cur + 1; i < fb->n; i++) {
+        ft = &fb->targets[i];
+
+        if (ft->tries && ngx_http_llm_fb_usable(ctx, ft)
+            && (ft->checked
+                || ngx_http_llm_cooldown_check(r, &ft->name, 0)
+                   != NGX_HTTP_LLM_CD_OPEN
+                || i == fb->n - 1))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The provider's account is the problem (a spend cap, the key): no
+ * target of the same provider is tried again in this request
+ */
+
+static void
+ngx_http_llm_fb_drop_provider(ngx_http_llm_fb_t *fb)
+{
+    ngx_uint_t                     i;
+    ngx_http_llm_provider_conf_t  *pc;
+
+    pc = fb->targets[fb->cur].target->provider;
+
+    for (i = fb->cur + 1; i < fb->n; i++) {
+        if (fb->targets[i].target->provider == pc) {
+            fb->targets[i].tries = 0;
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *body)
+{
+    ngx_uint_t            status, drop;
+    ngx_http_upstream_t  *u;
+    ngx_http_llm_fb_t    *fb;
 
     fb = ctx->fallback;
     u = r->upstream;
@@ -560,19 +632,30 @@ ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     fb->retry_after = 0;
+    drop = 0;
 
     switch (status) {
 
     case NGX_HTTP_TOO_MANY_REQUESTS:
+
+        /*
+         * a spend cap ("insufficient_quota"): waiting does not help,
+         * nor another model of the same account; a status-driven
+         * fallback never goes back to the same target anyway
+         */
+
+        if (ngx_http_llm_body_has(body, "insufficient_quota")
+            || ngx_http_llm_body_has(body, "billing"))
+        {
+            drop = 1;
+            break;
+        }
+
+        /* fall through */
+
     case NGX_HTTP_SERVICE_UNAVAILABLE:
     case 529:
         fb->retry_after = ngx_http_llm_retry_after(r);
-
-        /*
-         * a spend cap ("insufficient_quota") too: a status-driven
-         * fallback never goes back to the same target
-         */
-
         break;
 
     case NGX_HTTP_INTERNAL_SERVER_ERROR:
@@ -582,7 +665,8 @@ ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     case NGX_HTTP_UNAUTHORIZED:
     case NGX_HTTP_FORBIDDEN:
-        /* this provider's key: the next one has another */
+        /* this provider's key: the next provider has another */
+        drop = 1;
         break;
 
     case NGX_HTTP_BAD_REQUEST:
@@ -604,32 +688,11 @@ ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    /* the same conditions as ngx_http_upstream_next(), and a target */
-
-    timeout = u->conf->next_upstream_timeout;
-
-    next = 0;
-
-    for (i = fb->cur + 1; i < fb->n; i++) {
-        ft = &fb->targets[i];
-
-        if (ft->tries && ngx_http_llm_fb_usable(ctx, ft)
-            && (ft->checked
-                || ngx_http_llm_cooldown_check(r, &ft->name, 0)
-                   != NGX_HTTP_LLM_CD_OPEN
-                || i == fb->n - 1))
-        {
-            next = 1;
-            break;
-        }
+    if (drop) {
+        ngx_http_llm_fb_drop_provider(fb);
     }
 
-    if (!next
-        || fb->left <= 1
-        || r->connection->error
-        || (u->conf->next_upstream & NGX_HTTP_UPSTREAM_FT_INVALID_HEADER) == 0
-        || (timeout && ngx_current_msec - u->peer.start_time >= timeout))
-    {
+    if (!ngx_http_llm_fallback_next(r, ctx)) {
         /* this is the answer: counted for the breaker when freed */
         fb->innocent = 0;
         return NGX_DECLINED;

@@ -36,6 +36,10 @@ ngx_int_t ngx_http_llm_fallback_init_peer(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_fallback_status(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body);
 
+/* whether another target is to be tried now, after this one failed */
+ngx_uint_t ngx_http_llm_fallback_next(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+
 /* reinit_request: the request is rebuilt when the target changed */
 ngx_int_t ngx_http_llm_fallback_reinit(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);

@@ -862,14 +862,27 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         }
 
         if (rc == NGX_DECLINED) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "upstream sent invalid JSON in a %ui response",
-                          u->headers_in.status_n);
-            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
-        }
 
-        u->headers_in.status_n = NGX_HTTP_OK;
-        ngx_str_set(&u->headers_in.status_line, "200 OK");
+            /* not an answer: invalid JSON, or an error with a 200 */
+
+            if (ctx->fallback && ngx_http_llm_fallback_next(r, ctx)) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "llm provider \"%V\" sent an invalid %ui "
+                              "response, trying the next target",
+                              &ctx->provider->name, u->headers_in.status_n);
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
+            rc = ngx_http_llm_map_error(r, ctx, &body);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+        } else {
+            u->headers_in.status_n = NGX_HTTP_OK;
+            ngx_str_set(&u->headers_in.status_line, "200 OK");
+        }
 
     } else {
 
@@ -927,7 +940,7 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (status >= 200 && status < 300) {
 
-        /* a stream was asked for and a JSON body came back */
+        /* a stream asked for and a JSON body came back, or an error */
 
         rc = ctx->provider->type->error(r, ctx, body, &message, &type,
                                         &code);
@@ -935,10 +948,17 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_ERROR;
         }
 
-        if (rc != NGX_OK) {
+        if (rc != NGX_OK && ctx->stream) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "upstream answered a stream request with a "
                           "non-stream response");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upstream sent invalid JSON in a %ui response",
+                          status);
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
@@ -1568,6 +1588,11 @@ ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
+        }
+
+        if (ctx->stream_failed) {
+            /* an in-band error was the last event: nothing after it */
+            return NGX_DONE;
         }
     }
 
