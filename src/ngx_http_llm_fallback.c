@@ -81,7 +81,10 @@ static void ngx_http_llm_fb_reason(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_llm_cooldown_check(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t take);
 static void ngx_http_llm_cooldown_report(ngx_http_request_t *r,
-    ngx_http_llm_fb_target_t *ft, ngx_uint_t ok, ngx_msec_t retry_after);
+    ngx_str_t *name, ngx_uint_t probe, ngx_uint_t ok,
+    ngx_msec_t retry_after);
+static ngx_int_t ngx_http_llm_cooldown_name(ngx_http_request_t *r,
+    ngx_http_llm_provider_conf_t *pc, ngx_str_t *model, ngx_str_t *name);
 static ngx_msec_t ngx_http_llm_retry_after(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_llm_body_has(ngx_str_t *body, const char *s);
 
@@ -89,7 +92,6 @@ static ngx_uint_t ngx_http_llm_body_has(ngx_str_t *body, const char *s);
 ngx_int_t
 ngx_http_llm_fallback_prepare(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    size_t                     len;
     ngx_uint_t                 i, n;
     ngx_http_llm_fb_t         *fb;
     ngx_http_llm_target_t     *t;
@@ -127,16 +129,12 @@ ngx_http_llm_fallback_prepare(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     for (i = 0; i < fb->n; i++) {
         ft = &fb->targets[i];
 
-        len = ft->target->provider->name.len + 1 + ft->model.len;
-
-        ft->name.data = ngx_pnalloc(r->pool, len);
-        if (ft->name.data == NULL) {
+        if (ngx_http_llm_cooldown_name(r, ft->target->provider, &ft->model,
+                                       &ft->name)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        ft->name.len = ngx_sprintf(ft->name.data, "%V:%V",
-                                   &ft->target->provider->name, &ft->model)
-                       - ft->name.data;
     }
 
     ctx->fallback = fb;
@@ -378,7 +376,9 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
         }
 
         if (!fb->innocent) {
-            ngx_http_llm_cooldown_report(r, ft, 0, fb->retry_after);
+            ngx_http_llm_cooldown_report(r, &ft->name, ft->probe, 0,
+                                         fb->retry_after);
+            ft->probe = 0;
         }
 
     } else if (status) {
@@ -386,7 +386,9 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
 
         ok = !(status == 429 || status >= 500);
 
-        ngx_http_llm_cooldown_report(r, ft, ok, fb->retry_after);
+        ngx_http_llm_cooldown_report(r, &ft->name, ft->probe, ok,
+                                     fb->retry_after);
+        ft->probe = 0;
     }
 
     ctx->fallback_next = 0;
@@ -849,6 +851,11 @@ ngx_http_llm_body_has(ngx_str_t *body, const char *s)
 #define ngx_http_llm_cd_open_until(node)   (node)->tpm.last
 #define ngx_http_llm_cd_probe_until(node)  (node)->tpm.level
 
+/* and totals since the node was created */
+#define ngx_http_llm_cd_failures_total(node)  (node)->requests
+#define ngx_http_llm_cd_opened(node)          (node)->prompt_tokens
+#define ngx_http_llm_cd_probes(node)          (node)->completion_tokens
+
 
 static ngx_uint_t
 ngx_http_llm_cooldown_check(ngx_http_request_t *r, ngx_str_t *name,
@@ -895,6 +902,7 @@ ngx_http_llm_cooldown_check(ngx_http_request_t *r, ngx_str_t *name,
 
     if (take) {
         ngx_http_llm_cd_probe_until(node) = now + lmcf->cooldown_period;
+        ngx_http_llm_cd_probes(node)++;
     }
 
     rc = NGX_HTTP_LLM_CD_PROBE;
@@ -908,8 +916,8 @@ done:
 
 
 static void
-ngx_http_llm_cooldown_report(ngx_http_request_t *r,
-    ngx_http_llm_fb_target_t *ft, ngx_uint_t ok, ngx_msec_t retry_after)
+ngx_http_llm_cooldown_report(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t probe, ngx_uint_t ok, ngx_msec_t retry_after)
 {
     ngx_msec_t                 now, period;
     ngx_http_llm_node_t       *node;
@@ -927,8 +935,7 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
     ngx_http_llm_shm_lock(lmcf->zone);
 
     node = ngx_http_llm_shm_node(lmcf->zone, NGX_HTTP_LLM_NODE_TARGET,
-                                 &ft->name, ngx_http_llm_shm_hash(&ft->name),
-                                 !ok);
+                                 name, ngx_http_llm_shm_hash(name), !ok);
 
     if (node == NULL) {
         goto done;
@@ -938,7 +945,7 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
         if (ngx_http_llm_cd_open_until(node)) {
             ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                           "llm target \"%V\" answered again, "
-                          "cooldown over", &ft->name);
+                          "cooldown over", name);
         }
 
         ngx_http_llm_cd_failures(node) = 0;
@@ -947,7 +954,9 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
         goto done;
     }
 
-    if (ft->probe || ngx_http_llm_cd_open_until(node)) {
+    ngx_http_llm_cd_failures_total(node)++;
+
+    if (probe || ngx_http_llm_cd_open_until(node)) {
 
         /* the probe failed, or the target was open anyway: again */
 
@@ -975,6 +984,7 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
         ngx_http_llm_cd_open_until(node) = now + period;
         ngx_http_llm_cd_probe_until(node) = 0;
         ngx_http_llm_cd_failures(node) = 0;
+        ngx_http_llm_cd_opened(node)++;
 
         /* not forgotten to make room while it matters */
         node->keep = ngx_time() + period / 1000 + 1;
@@ -984,13 +994,311 @@ done:
 
     ngx_http_llm_shm_unlock(lmcf->zone);
 
-    ft->probe = 0;
-
     if (period) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "llm target \"%V\" cools down for %Mms",
-                      &ft->name, period);
+                      name, period);
     }
+}
+
+
+/* a target's breaker is named "provider:model" */
+
+static ngx_int_t
+ngx_http_llm_cooldown_name(ngx_http_request_t *r,
+    ngx_http_llm_provider_conf_t *pc, ngx_str_t *model, ngx_str_t *name)
+{
+    name->data = ngx_pnalloc(r->pool, pc->name.len + 1 + model->len);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->len = ngx_sprintf(name->data, "%V:%V", &pc->name, model)
+                - name->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A route of several weighted targets: the one chosen is passed over
+ * while it cools down and another is not; the others are chosen by
+ * their weights.  The chosen one, if its period is over, is the probe
+ * (of any route).
+ */
+
+ngx_int_t
+ngx_http_llm_cooldown_choose(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_str_t                  name, model, *names;
+    ngx_uint_t                 i, n, total, cd, *state;
+    ngx_http_llm_route_t      *route;
+    ngx_http_llm_target_t     *t;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+    route = ctx->route;
+
+    if (lmcf->zone == NULL || lmcf->cooldown_failures == 0
+        || route == NULL)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_cooldown_name(r, ctx->provider, &ctx->upstream_model,
+                                   &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cd = ngx_http_llm_cooldown_check(r, &name, 0);
+
+    if (cd != NGX_HTTP_LLM_CD_OPEN || route->nprimary < 2) {
+        goto chosen;
+    }
+
+    /* the others that are not cooling down, by weight */
+
+    t = route->targets.elts;
+
+    names = ngx_palloc(r->pool, route->nprimary
+                                * (sizeof(ngx_str_t) + sizeof(ngx_uint_t)));
+    if (names == NULL) {
+        return NGX_ERROR;
+    }
+
+    state = (ngx_uint_t *) &names[route->nprimary];
+    total = 0;
+
+    for (i = 0; i < route->nprimary; i++) {
+        state[i] = NGX_HTTP_LLM_CD_OPEN;
+
+        if (&t[i] == ctx->target) {
+            continue;
+        }
+
+        model = t[i].model.len ? t[i].model : ctx->model;
+
+        if (ngx_http_llm_cooldown_name(r, t[i].provider, &model, &names[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        state[i] = ngx_http_llm_cooldown_check(r, &names[i], 0);
+
+        if (state[i] != NGX_HTTP_LLM_CD_OPEN) {
+            total += t[i].weight ? t[i].weight : 1;
+        }
+    }
+
+    if (total == 0) {
+        /* all of them cool down: the choice stands */
+        goto chosen;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm target \"%V\" is cooling down, skipped", &name);
+
+    n = (ngx_uint_t) ngx_random() % total;
+
+    for (i = 0; i < route->nprimary; i++) {
+        if (state[i] == NGX_HTTP_LLM_CD_OPEN) {
+            continue;
+        }
+
+        total = t[i].weight ? t[i].weight : 1;
+
+        if (n < total) {
+            break;
+        }
+
+        n -= total;
+    }
+
+    ctx->target = &t[i];
+    ctx->provider = t[i].provider;
+    ctx->upstream_model = t[i].model.len ? t[i].model : ctx->model;
+    name = names[i];
+    cd = state[i];
+
+chosen:
+
+    if (cd == NGX_HTTP_LLM_CD_PROBE
+        && ngx_http_llm_cooldown_check(r, &name, 1) == NGX_HTTP_LLM_CD_PROBE)
+    {
+        ctx->cooldown_probe = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The end of a request without fallbacks (those are counted as each
+ * attempt ends): its target answered, or failed (429, 5xx, or no
+ * answer: connect error, timeout, reset)
+ */
+
+void
+ngx_http_llm_cooldown_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    ngx_str_t                  name;
+    ngx_uint_t                 status, ok;
+    ngx_msec_t                 retry_after;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+
+    if (lmcf->zone == NULL || lmcf->cooldown_failures == 0
+        || ctx->fallback || ctx->provider == NULL)
+    {
+        return;
+    }
+
+    status = ctx->upstream_status;
+
+    if (rc == NGX_HTTP_BAD_GATEWAY || rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ok = 0;
+
+    } else if (status) {
+        ok = !(status == NGX_HTTP_TOO_MANY_REQUESTS || status >= 500);
+
+    } else {
+        /* the client went away, or nothing was sent: nothing learned */
+        return;
+    }
+
+    retry_after = 0;
+
+    if (!ok && status && r->upstream) {
+        retry_after = ngx_http_llm_retry_after(r);
+    }
+
+    if (ngx_http_llm_cooldown_name(r, ctx->provider, &ctx->upstream_model,
+                                   &name)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_llm_cooldown_report(r, &name, ctx->cooldown_probe, ok,
+                                 retry_after);
+
+    ctx->cooldown_probe = 0;
+}
+
+
+/* the breakers of the zone, copied out for llm_status */
+
+ngx_int_t
+ngx_http_llm_cooldown_snapshot(ngx_http_request_t *r, ngx_array_t *entries)
+{
+    u_char                         *names, *last;
+    size_t                          len;
+    ngx_uint_t                      n;
+    ngx_msec_t                      now, until;
+    ngx_queue_t                    *q;
+    ngx_http_llm_node_t            *node;
+    ngx_http_llm_main_conf_t       *lmcf;
+    ngx_http_llm_cooldown_entry_t  *e;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+
+    if (ngx_array_init(entries, r->pool, 4,
+                       sizeof(ngx_http_llm_cooldown_entry_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (lmcf->zone == NULL || lmcf->cooldown_failures == 0) {
+        return NGX_OK;
+    }
+
+    /* counted first, to allocate outside the lock */
+
+    n = 0;
+    len = 0;
+
+    ngx_http_llm_shm_lock(lmcf->zone);
+
+    for (q = ngx_queue_head(&lmcf->zone->sh->queue);
+         q != ngx_queue_sentinel(&lmcf->zone->sh->queue);
+         q = ngx_queue_next(q))
+    {
+        node = ngx_queue_data(q, ngx_http_llm_node_t, queue);
+
+        if (node->kind == NGX_HTTP_LLM_NODE_TARGET) {
+            n++;
+            len += node->len;
+        }
+    }
+
+    ngx_http_llm_shm_unlock(lmcf->zone);
+
+    n += 16;
+    len += 16 * 256;
+
+    e = ngx_array_push_n(entries, n);
+    names = ngx_pnalloc(r->pool, len);
+
+    if (e == NULL || names == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = names + len;
+    entries->nelts = 0;
+    now = ngx_current_msec;
+
+    ngx_http_llm_shm_lock(lmcf->zone);
+
+    for (q = ngx_queue_head(&lmcf->zone->sh->queue);
+         q != ngx_queue_sentinel(&lmcf->zone->sh->queue)
+         && entries->nelts < n;
+         q = ngx_queue_next(q))
+    {
+        node = ngx_queue_data(q, ngx_http_llm_node_t, queue);
+
+        if (node->kind != NGX_HTTP_LLM_NODE_TARGET
+            || (size_t) (last - names) < node->len)
+        {
+            continue;
+        }
+
+        e = (ngx_http_llm_cooldown_entry_t *) entries->elts
+            + entries->nelts++;
+
+        e->name.data = names;
+        e->name.len = node->len;
+        names = ngx_cpymem(names, node->data, node->len);
+
+        until = ngx_http_llm_cd_open_until(node);
+
+        if (until == 0) {
+            e->state = NGX_HTTP_LLM_COOLDOWN_CLOSED;
+            e->open_ms = 0;
+
+        } else if ((ngx_msec_int_t) (until - now) > 0) {
+            e->state = NGX_HTTP_LLM_COOLDOWN_OPEN;
+            e->open_ms = until - now;
+
+        } else {
+            e->state = NGX_HTTP_LLM_COOLDOWN_HALF_OPEN;
+            e->open_ms = 0;
+        }
+
+        e->failures = ngx_http_llm_cd_failures(node);
+        e->failures_total = ngx_http_llm_cd_failures_total(node);
+        e->opened = ngx_http_llm_cd_opened(node);
+        e->probes = ngx_http_llm_cd_probes(node);
+    }
+
+    ngx_http_llm_shm_unlock(lmcf->zone);
+
+    return NGX_OK;
 }
 
 

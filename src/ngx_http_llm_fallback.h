@@ -44,6 +44,38 @@ ngx_uint_t ngx_http_llm_fallback_next(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_fallback_reinit(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 
+/*
+ * llm_cooldown for a route of several weighted targets: ctx->target is
+ * chosen again when it cools down and another does not
+ */
+ngx_int_t ngx_http_llm_cooldown_choose(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+
+/* a request without fallbacks ended (finalize_request's rc) */
+void ngx_http_llm_cooldown_done(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_int_t rc);
+
+
+/* a target's breaker, as llm_status shows it */
+
+#define NGX_HTTP_LLM_COOLDOWN_CLOSED     0
+#define NGX_HTTP_LLM_COOLDOWN_OPEN       1
+#define NGX_HTTP_LLM_COOLDOWN_HALF_OPEN  2  /* period over, probe due */
+
+typedef struct {
+    ngx_str_t                           name;       /* provider:model */
+    ngx_uint_t                          state;
+    ngx_msec_t                          open_ms;    /* left, when open */
+    uint64_t                            failures;   /* in the window */
+    uint64_t                            failures_total;
+    uint64_t                            opened;
+    uint64_t                            probes;
+} ngx_http_llm_cooldown_entry_t;
+
+/* entries: an array of ngx_http_llm_cooldown_entry_t, initialized here */
+ngx_int_t ngx_http_llm_cooldown_snapshot(ngx_http_request_t *r,
+    ngx_array_t *entries);
+
 char *ngx_http_llm_cooldown_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 

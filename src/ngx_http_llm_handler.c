@@ -17,6 +17,7 @@
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
 #include "ngx_http_llm_status.h"
+#include "ngx_http_llm_fallback.h"
 
 
 #define NGX_HTTP_LLM_MEMBERS     64
@@ -303,6 +304,13 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
                                     "model_not_found",
                                     "The requested model does not exist "
                                     "or is not routed by this gateway."));
+        return;
+    }
+
+    /* llm_cooldown: a weighted target cooling down is passed over */
+
+    if (ngx_http_llm_cooldown_choose(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 

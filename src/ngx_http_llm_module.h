@@ -259,6 +259,8 @@ struct ngx_http_llm_ctx_s {
     unsigned                        count_tokens:1; /* no answer: a count */
     unsigned                        fallback_next:1; /* process_header
                                                         asked for next */
+    unsigned                        cooldown_probe:1; /* llm_cooldown:
+                                                         the probe */
 };
 
 

@@ -1828,6 +1828,10 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
     u = r->upstream;
 
+    if (ctx) {
+        ngx_http_llm_cooldown_done(r, ctx, rc);
+    }
+
     if (ctx == NULL || !ctx->streaming || u == NULL || !u->header_sent
         || r->header_only || r->connection->error
         || rc == NGX_DECLINED

@@ -14,6 +14,7 @@ package t::LLMFault;
 #   stall1    the header (and, for a stream, nothing more), then the stall
 #   s<NNN>    status NNN with a JSON error body; s429r: 429 + Retry-After: 7
 #   quota     429 "insufficient_quota" (a spend cap)
+#   flap      503 the first time, then the answer
 #   badjson   200 with invalid JSON (a stream: an event of invalid JSON)
 #   trunc     chunked, closed before the last chunk (no terminating 0)
 #   inband    200 whose answer is an error: a stream's error event
@@ -170,6 +171,19 @@ sub serve {
         syswrite($c, json_reply($st, '{"error":{"message":"fault ' . $st
                                 . '","type":"' . $type . '"}}',
                                 $ra ? ('Retry-After: 7') : ()));
+        return;
+    }
+
+    if ($fault eq 'flap') {
+        # 503 the first time, then 200 (state in $Dir/flap)
+        if (-e "$Dir/flap") {
+            syswrite($c, json_reply(200, $Good));
+        } else {
+            open my $f, '>', "$Dir/flap";
+            close $f;
+            syswrite($c, json_reply(503, '{"error":{"message":"flap",'
+                                    . '"type":"server_error"}}'));
+        }
         return;
     }
 
