@@ -12,6 +12,7 @@
 #include "ngx_http_llm_canonical.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_shm.h"
+#include "ngx_http_llm_upstream.h"
 
 
 /* what a target's breaker answers */
@@ -69,7 +70,7 @@ static ngx_int_t ngx_http_llm_fb_set_session(ngx_peer_connection_t *pc,
 static void ngx_http_llm_fb_save_session(ngx_peer_connection_t *pc,
     void *data);
 #endif
-static void ngx_http_llm_fb_switch(ngx_http_request_t *r,
+static ngx_int_t ngx_http_llm_fb_switch(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_fb_t *fb);
 static ngx_uint_t ngx_http_llm_fb_usable(ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_fb_target_t *ft);
@@ -288,7 +289,9 @@ ngx_http_llm_fb_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ctx->attempts++;
 
-    ngx_http_llm_fb_switch(r, ctx, fb);
+    if (ngx_http_llm_fb_switch(r, ctx, fb) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /*
      * nginx calls reinit_request only when the request was sent: after a
@@ -445,7 +448,7 @@ ngx_http_llm_fb_save_session(ngx_peer_connection_t *pc, void *data)
 
 /* the request now goes to the current target: its conf, TLS, names */
 
-static void
+static ngx_int_t
 ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_fb_t *fb)
 {
@@ -463,7 +466,12 @@ ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ctx->provider = pc;
     ctx->upstream_model = ft->model;
 
-    u->conf = &llcf->fallback_provider[pc->index];
+    if (ngx_http_llm_upstream_conf(r, ctx,
+                                   &llcf->fallback_provider[pc->index])
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
 #if (NGX_HTTP_SSL)
     u->ssl = pc->tls;
@@ -475,6 +483,8 @@ ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     } else {
         ngx_str_set(&u->schema, "http://");
     }
+
+    return NGX_OK;
 }
 
 

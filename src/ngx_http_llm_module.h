@@ -153,6 +153,10 @@ typedef struct {
     ngx_http_upstream_conf_t       *fallback_provider;
     ngx_http_upstream_conf_t        fallback_init;
 
+    /* per attempt: until the first bytes of the answer, and in all */
+    ngx_msec_t                      first_token_timeout;
+    ngx_msec_t                      attempt_timeout;
+
     ngx_uint_t                      surface;
     size_t                          max_body_size;
     size_t                          max_response_size;
@@ -237,6 +241,11 @@ struct ngx_http_llm_ctx_s {
 
     ngx_msec_t                      start_msec;
     ngx_msec_t                      first_byte_msec;
+
+    /* timers of an attempt: its conf with the read timeout of the
+     * moment (llm_first_token_timeout), its deadline */
+    ngx_http_upstream_conf_t       *conf;
+    ngx_event_t                    *attempt_timer;
 
     /* fallbacks: the attempts made, why the earlier ones failed */
     void                           *fallback;   /* ngx_http_llm_fb_t */

@@ -92,6 +92,11 @@ static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r,
     ngx_list_t *headers, const char *key, ngx_str_t *value);
+static ngx_msec_t ngx_http_llm_first_token(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_attempt_start(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_attempt_expired(ngx_event_t *ev);
+static void ngx_http_llm_attempt_cleanup(void *data);
 
 
 /* upstream response headers passed on to the client */
@@ -114,7 +119,13 @@ ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     u = r->upstream;
 
-    u->conf = &llcf->per_provider[ctx->provider->index];
+    if (ngx_http_llm_upstream_conf(r, ctx,
+                                   &llcf->per_provider[ctx->provider->index])
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
 #if (NGX_HTTP_SSL)
     u->ssl = ctx->provider->tls;
@@ -179,6 +190,10 @@ ngx_http_llm_create_request(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_http_llm_attempt_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     /*
@@ -252,7 +267,148 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
         return ngx_http_llm_create_request(r);
     }
 
+    /* the same request, another attempt: its timers start again */
+
+    if (ctx->conf) {
+        ctx->conf->read_timeout = ngx_http_llm_first_token(r);
+    }
+
+    return ngx_http_llm_attempt_start(r, ctx);
+}
+
+
+ngx_int_t
+ngx_http_llm_upstream_conf(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_upstream_conf_t *conf)
+{
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    if (llcf->first_token_timeout == 0) {
+        r->upstream->conf = conf;
+        return NGX_OK;
+    }
+
+    if (ctx->conf == NULL) {
+        ctx->conf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
+        if (ctx->conf == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    *ctx->conf = *conf;
+    ctx->conf->read_timeout = llcf->first_token_timeout;
+
+    r->upstream->conf = ctx->conf;
+
     return NGX_OK;
+}
+
+
+static ngx_msec_t
+ngx_http_llm_first_token(ngx_http_request_t *r)
+{
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    return llcf->first_token_timeout ? llcf->first_token_timeout
+                                     : llcf->upstream.read_timeout;
+}
+
+
+/*
+ * llm_attempt_timeout: the attempt's deadline, from the moment its
+ * request is built.  When it passes, the upstream connection's pending
+ * event is made to time out, as if its own timer had fired: before the
+ * answer, nginx tries the next server or target; in a stream, the
+ * client's stream ends with an error event.
+ */
+
+static ngx_int_t
+ngx_http_llm_attempt_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_event_t              *ev;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    if (llcf->attempt_timeout == 0) {
+        return NGX_OK;
+    }
+
+    ev = ctx->attempt_timer;
+
+    if (ev == NULL) {
+        ev = ngx_pcalloc(r->pool, sizeof(ngx_event_t));
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        ev->handler = ngx_http_llm_attempt_expired;
+        ev->data = r;
+        ev->log = r->connection->log;
+
+        cln->handler = ngx_http_llm_attempt_cleanup;
+        cln->data = ev;
+
+        ctx->attempt_timer = ev;
+    }
+
+    ngx_add_timer(ev, llcf->attempt_timeout);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_attempt_expired(ngx_event_t *ev)
+{
+    ngx_event_t          *uev;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
+    ngx_http_upstream_t  *u;
+
+    r = ev->data;
+    u = r->upstream;
+
+    if (u == NULL || u->peer.connection == NULL) {
+        return;
+    }
+
+    c = u->peer.connection;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm attempt took longer than llm_attempt_timeout");
+
+    /* connecting or sending: the write event; else the read event */
+
+    uev = (u->request_body_sent || c->read->timer_set) ? c->read : c->write;
+
+    if (uev->timer_set) {
+        ngx_del_timer(uev);
+    }
+
+    uev->timedout = 1;
+    uev->handler(uev);
+}
+
+
+static void
+ngx_http_llm_attempt_cleanup(void *data)
+{
+    ngx_event_t  *ev = data;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
 }
 
 
@@ -1424,10 +1580,11 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
     ngx_int_t             rc;
     ngx_buf_t            *buf;
     ngx_chain_t          *cl, **ll;
-    ngx_http_upstream_t  *u;
-    ngx_http_llm_ctx_t   *ctx;
-    u_char               *p;
-    size_t                n;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *llcf;
+    u_char                   *p;
+    size_t                    n;
 
     u = r->upstream;
     buf = &u->buffer;
@@ -1443,6 +1600,12 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
          */
         buf->pos = buf->last;
         return NGX_OK;
+    }
+
+    if (ctx->conf && bytes) {
+        /* the first bytes came: llm_read_timeout between the next ones */
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+        ctx->conf->read_timeout = llcf->upstream.read_timeout;
     }
 
     for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
@@ -1830,6 +1993,10 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
     if (ctx) {
         ngx_http_llm_cooldown_done(r, ctx, rc);
+
+        if (ctx->attempt_timer && ctx->attempt_timer->timer_set) {
+            ngx_del_timer(ctx->attempt_timer);
+        }
     }
 
     if (ctx == NULL || !ctx->streaming || u == NULL || !u->header_sent
