@@ -251,6 +251,8 @@ GET /report
 --- request
 GET /
 --- must_die
+--- no_error_log
+[alert]
 --- error_log eval
 qr/"llm_first_token_timeout" directive invalid value in .*nginx\.conf:\d+/
 
@@ -266,5 +268,7 @@ qr/"llm_first_token_timeout" directive invalid value in .*nginx\.conf:\d+/
 --- request
 GET /
 --- must_die
+--- no_error_log
+[alert]
 --- error_log eval
 qr/"llm_attempt_timeout" directive is duplicate in .*nginx\.conf:\d+/
