@@ -1323,10 +1323,11 @@ ngx_http_llm_status_seconds(u_char *p, uint64_t ms)
 /*
  * llm_cooldown: each target's breaker (open, half-open or closed; its
  * failures; how often it opened; the probes sent), a Prometheus gauge
- * (open or not) and counters after the rest, or a "cooldown" member at the end of the JSON
- * object (whose "}" moves to the end).  The target is "provider:model",
- * from the configuration, or the model asked for when the route's
- * target names none.
+ * (open or not) and counters after the rest, or a "cooldown" member at
+ * the end of the JSON object (whose "}" moves to the end); nothing
+ * without llm_cooldown.  The target is "provider:model", from the
+ * configuration, or the model asked for when the route's target names
+ * none.
  */
 
 static ngx_int_t
