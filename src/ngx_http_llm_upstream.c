@@ -24,6 +24,8 @@
 #define NGX_HTTP_LLM_RS_STATUS   0
 #define NGX_HTTP_LLM_RS_HEADERS  1
 #define NGX_HTTP_LLM_RS_BODY     2
+#define NGX_HTTP_LLM_RS_FIRST    3      /* a stream, held until its first
+                                           event: a fallback may answer */
 
 
 /* ctx->encoding: what the provider sent though identity was asked for */
@@ -58,6 +60,12 @@ static ngx_int_t ngx_http_llm_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_headers(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_stream_start(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_first_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_first_check(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_sse_t *sse);
 static ngx_int_t ngx_http_llm_hold_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static size_t ngx_http_llm_max_response(ngx_http_request_t *r);
@@ -425,6 +433,10 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
     u = r->upstream;
 
+    if (ctx->rstate == NGX_HTTP_LLM_RS_FIRST) {
+        goto first;
+    }
+
     if (ctx->rstate == NGX_HTTP_LLM_RS_STATUS) {
 
         rc = ngx_http_parse_status_line(r, &u->buffer, &ctx->status);
@@ -502,33 +514,21 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
                                     + u->headers_in.content_type->value.len,
                                     (u_char *) "text/event-stream", 17 - 1)))
         {
-            ctx->streaming = 1;
+            /*
+             * with a fallback left, the header waits for the first
+             * event: a provider that fails before it (an error event,
+             * invalid JSON, silence, a reset) leaves the client nothing
+             * to undo
+             */
 
-            /* the client gets chunked framing; the length stays ours */
-
-            ctx->rest = u->headers_in.content_length_n;
-
-            u->headers_in.status_n = NGX_HTTP_OK;
-            u->headers_in.content_length_n = -1;
-            ngx_str_set(&u->headers_in.status_line, "200 OK");
-
-            ngx_str_set(&r->headers_out.content_type, "text/event-stream");
-            r->headers_out.content_type_len =
-                                        r->headers_out.content_type.len;
-
-            if (ngx_http_llm_add_header(r, &r->headers_out.headers,
-                                        "Cache-Control",
-                                        &(ngx_str_t) ngx_string("no-cache"))
-                != NGX_OK
-                || ngx_http_llm_add_header(r, &r->headers_out.headers,
-                                           "X-Accel-Buffering",
-                                           &(ngx_str_t) ngx_string("no"))
-                   != NGX_OK)
+            if (!ctx->eventstream && !ctx->encoding && ctx->fallback
+                && ngx_http_llm_fallback_next(r, ctx))
             {
-                return NGX_ERROR;
+                ctx->rstate = NGX_HTTP_LLM_RS_FIRST;
+                goto first;
             }
 
-            goto done;
+            goto stream;
         }
 
         /* everything else is held whole, then translated */
@@ -586,6 +586,30 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
         u->buffer.last = u->buffer.start + 1;
     }
 
+    goto done;
+
+first:
+
+    rc = ngx_http_llm_first_event(r, ctx);
+
+    if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    if (rc == NGX_DECLINED && ngx_http_llm_fallback_next(r, ctx)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "llm provider \"%V\" began its stream with an error "
+                      "or an invalid event, trying the next target",
+                      &ctx->provider->name);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+stream:
+
+    if (ngx_http_llm_stream_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
 done:
 
     /*
@@ -617,6 +641,198 @@ done:
             != NGX_OK)
         {
             return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a successful stream goes to the client event by event */
+
+static ngx_int_t
+ngx_http_llm_stream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    ctx->streaming = 1;
+
+    /* the client gets chunked framing; the length stays ours */
+
+    ctx->rest = u->headers_in.content_length_n;
+
+    u->headers_in.status_n = NGX_HTTP_OK;
+    u->headers_in.content_length_n = -1;
+    ngx_str_set(&u->headers_in.status_line, "200 OK");
+
+    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (ngx_http_llm_add_header(r, &r->headers_out.headers, "Cache-Control",
+                                &(ngx_str_t) ngx_string("no-cache"))
+        != NGX_OK
+        || ngx_http_llm_add_header(r, &r->headers_out.headers,
+                                   "X-Accel-Buffering",
+                                   &(ngx_str_t) ngx_string("no"))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The body of a stream read so far, from its start in u->buffer (nothing
+ * is consumed: the input filter reads it all again), parsed up to its
+ * first event.  NGX_OK: a first event that starts an answer, or no
+ * point in waiting (u->buffer full); NGX_DECLINED: the stream begins
+ * with an error, invalid JSON, or ends at once; NGX_AGAIN: no event yet.
+ */
+
+static ngx_int_t
+ngx_http_llm_first_event(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *p, *last;
+    size_t                    n;
+    off_t                     rest;
+    ngx_int_t                 rc;
+    ngx_buf_t                 b;
+    ngx_http_chunked_t        ch;
+    ngx_http_llm_sse_t        sse;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    u = r->upstream;
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    b = u->buffer;
+    rest = u->headers_in.content_length_n;
+
+    ngx_memzero(&ch, sizeof(ngx_http_chunked_t));
+    ngx_http_llm_sse_init(&sse, r->pool, r->connection->log,
+                          llcf->max_event_size);
+
+    for ( ;; ) {
+
+        if (u->headers_in.chunked) {
+            rc = ngx_http_llm_parse_chunked(r, &b, &ch);
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            if (rc != NGX_OK) {
+                /* the last chunk before any event, or invalid framing */
+                return NGX_DECLINED;
+            }
+
+            p = b.pos;
+            n = ngx_min((off_t) (b.last - b.pos), ch.size);
+            ch.size -= n;
+
+        } else {
+            p = b.pos;
+            n = b.last - b.pos;
+
+            if (rest >= 0 && (off_t) n > rest) {
+                n = rest;
+            }
+
+            if (n == 0) {
+                if (rest == 0) {
+                    return NGX_DECLINED;
+                }
+
+                break;
+            }
+
+            rest -= (rest >= 0) ? (off_t) n : 0;
+        }
+
+        b.pos = p + n;
+        last = p + n;
+
+        while (p < last) {
+            rc = ngx_http_llm_sse_parse(&sse, &p, last);
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_DECLINED) {
+                /* too large: the input filter ends the stream */
+                return NGX_OK;
+            }
+
+            if (sse.len == 0) {
+                continue;
+            }
+
+            return ngx_http_llm_first_check(r, ctx, &sse);
+        }
+    }
+
+    /* no event yet: wait for more, while u->buffer can take it */
+
+    return (u->buffer.last == u->buffer.end) ? NGX_OK : NGX_AGAIN;
+}
+
+
+/* the first event: an error ({"error":...}, "type":"error"), or not JSON */
+
+static ngx_int_t
+ngx_http_llm_first_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_sse_t *sse)
+{
+    u_char                      *p, *last;
+    ngx_uint_t                   i, n;
+    ngx_http_llm_json_member_t   m[32];
+
+    if (sse->has_event && sse->name_len == sizeof("error") - 1
+        && ngx_strncmp(sse->name, "error", sse->name_len) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    p = sse->data;
+    last = sse->data + sse->len;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
+        p++;
+    }
+
+    if (p == last || *p != '{'
+        || ngx_http_llm_json_scan(p, last, m, 32, &n) != NGX_OK)
+    {
+        /* "[DONE]" first is no answer either */
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < ngx_min(n, 32); i++) {
+
+        if (m[i].key.len == sizeof("error") - 1
+            && ngx_strncmp(m[i].key.data, "error", m[i].key.len) == 0
+            && (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
+                || m[i].type == NGX_HTTP_LLM_JSON_STRING))
+        {
+            return NGX_DECLINED;
+        }
+
+        if (m[i].key.len == sizeof("type") - 1
+            && ngx_strncmp(m[i].key.data, "type", m[i].key.len) == 0
+            && m[i].end - m[i].start == sizeof("\"error\"") - 1
+            && ngx_strncmp(m[i].start, "\"error\"", m[i].end - m[i].start)
+               == 0)
+        {
+            return NGX_DECLINED;
         }
     }
 

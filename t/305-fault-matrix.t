@@ -33,8 +33,11 @@ our $ErrEvent = qr/data:\ \{"error":\{"message":"[^"]+","type":"[a-z_]+",
 
 # fault => [non-stream without fallback: status, log line,
 #           non-stream fallback reason,
-#           stream: "fb" (fallback before the first byte) or "after"
-#           (the primary's first event, if any, then an error event)]
+#           stream: "fb" (a fallback before the first byte, the same
+#           status without), "after" (an error event; with a fallback,
+#           the fallback: the header waits for the first event), or
+#           "after-first" (the primary's first event, then an error
+#           event, with a fallback or not)]
 #
 # a log line is a regex on the one [error] or [warn] line of the block
 
@@ -152,6 +155,21 @@ for my $f (@Faults) {
             next;
         }
 
+        # a failure before the first event: the header waited for it
+        if ($st eq 'after' && $fb) {
+            $spec .= block(name => "$fault, stream, fallback: served",
+                fault => $fault, fb => 1,
+                '--request eval' =>
+                    "\"POST /v1/chat/completions\\n\" . ::req(1)",
+                '--error_code' => 200,
+                '--response_headers' => "X-LLM-Provider: good\n"
+                    . "X-LLM-Attempts: 2\nX-Fb: 2|$reason",
+                '--response_body eval' => '$::GoodStream',
+                '--grep_error_log eval' => 'qr/\[(?:error|warn)\].*/',
+                '--grep_error_log_out eval' => "[qr/\\A[^\\n]*\\n\\z/]");
+            next;
+        }
+
         # after the first byte: no fallback, one error event at the end
         my $pre = $st eq 'after-first' ? '\Q$::First\E' : '';
         $spec .= block(name => "$fault, stream, $fbname: error event",
@@ -199,6 +217,76 @@ X-LLM-Provider: bad
 X-LLM-Attempts: 1
 X-Fb: 1|
 --- response_body_like: "code":"insufficient_quota"
+
+
+
+=== TEST: Anthropic provider, its stream begins with an overloaded error
+event; with a fallback: served by the fallback
+--- http_config
+    llm_route m ant:claude-x fallback=good:gpt-4o-mini;
+    llm_provider ant type=anthropic host=localhost key=none
+        upstream=127.0.0.1:$TEST_NGINX_FAULT_PORT base=/antovl;
+--- request eval
+"POST /v1/chat/completions\n" . ::req(1)
+--- error_code: 200
+--- response_headers
+X-LLM-Provider: good
+X-Fb: 2|invalid response from ant
+--- response_body_like eval
+qr/\A(?!.*error)(?!.*\[DONE\].*\[DONE\])(?=.*"fall".*"back")(?:data: \{[^\n]*\n\n)+data: \[DONE\]\n\n\z/s
+--- grep_error_log eval
+qr/\[(?:error|warn)\].*/
+--- grep_error_log_out eval
+[qr/\A[^\n]*began its stream with an error[^\n]*\n\z/]
+
+
+
+=== TEST: ... without a fallback: the OpenAI client gets the error event
+in its format
+--- http_config
+    llm_route m ant:claude-x;
+    llm_provider ant type=anthropic host=localhost key=none
+        upstream=127.0.0.1:$TEST_NGINX_FAULT_PORT base=/antovl;
+--- request eval
+"POST /v1/chat/completions\n" . ::req(1)
+--- error_code: 200
+--- response_headers
+X-LLM-Provider: ant
+--- response_body_like eval
+qr/\A(?!.*\[DONE\])(?:data: \{"id"[^\n]*\n\n)*data: \{"error":\{"message":"Overloaded","type":"overloaded_error"[^\n]*\}\}\n\n\z/s
+
+
+
+=== TEST: an Anthropic client: a stream reset after its first event ends
+with an Anthropic error event
+--- http_config
+    llm_route m bad:gpt-4o fallback=good:gpt-4o-mini;
+    llm_provider bad type=openai host=localhost key=none
+        upstream=127.0.0.1:$TEST_NGINX_FAULT_PORT base=/rst1;
+--- request eval
+"POST /v1/messages\n" . '{"model":"m","max_tokens":10,"stream":true,'
+. '"messages":[{"role":"user","content":"hi"}]}'
+--- error_code: 200
+--- response_headers
+X-LLM-Provider: bad
+X-LLM-Attempts: 1
+--- response_body_like eval
+qr/\Aevent: message_start\n.*"Hel".*event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"The model provider's stream failed before it was complete\."\}\}\n\n\z/s
+
+
+
+=== TEST: an Anthropic client, no answer within the timeout, no fallback:
+504 in the Anthropic format
+--- http_config
+    llm_route m bad:gpt-4o;
+    llm_provider bad type=openai host=localhost key=none
+        upstream=127.0.0.1:$TEST_NGINX_FAULT_PORT base=/stall0;
+--- request eval
+"POST /v1/messages\n" . '{"model":"m","max_tokens":10,'
+. '"messages":[{"role":"user","content":"hi"}]}'
+--- error_code: 504
+--- response_body_like eval
+qr/\A\{"type":"error","error":\{"type":"[a-z_]+","message":"[^"]+"\}\}\n?\z/
 
 
 

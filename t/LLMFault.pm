@@ -15,6 +15,8 @@ package t::LLMFault;
 #   s<NNN>    status NNN with a JSON error body; s429r: 429 + Retry-After: 7
 #   quota     429 "insufficient_quota" (a spend cap)
 #   flap      503 the first time, then the answer
+#   antovl    (an Anthropic provider) a stream whose first event is
+#             "event: error", overloaded_error
 #   badjson   200 with invalid JSON (a stream: an event of invalid JSON)
 #   trunc     chunked, closed before the last chunk (no terminating 0)
 #   inband    200 whose answer is an error: a stream's error event
@@ -171,6 +173,14 @@ sub serve {
         syswrite($c, json_reply($st, '{"error":{"message":"fault ' . $st
                                 . '","type":"' . $type . '"}}',
                                 $ra ? ('Retry-After: 7') : ()));
+        return;
+    }
+
+    if ($fault eq 'antovl') {
+        # Anthropic's stream that begins with its overloaded error
+        syswrite($c, $SseHead . chunk("event: error\ndata: {\"type\":"
+                 . "\"error\",\"error\":{\"type\":\"overloaded_error\","
+                 . "\"message\":\"Overloaded\"}}\n\n") . "0\r\n\r\n");
         return;
     }
 
