@@ -320,7 +320,7 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_llm_fb_t *fb = data;
 
-    ngx_uint_t                 status, ok;
+    ngx_uint_t                 status, ok, inner;
     ngx_connection_t          *c;
     ngx_http_request_t        *r;
     ngx_http_llm_ctx_t        *ctx;
@@ -336,8 +336,20 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
     ft = &fb->targets[fb->cur];
     c = pc->connection;
 
+    /*
+     * a status-driven fallback read the error answer whole: its
+     * connection goes back to the pool (the breaker counts the failure,
+     * not the server's max_fails)
+     */
+
+    inner = state;
+
+    if (ctx->fallback_next && r->upstream->keepalive) {
+        inner &= ~NGX_PEER_FAILED;
+    }
+
     pc->tries = ft->tries;
-    ft->free(pc, ft->data, state);
+    ft->free(pc, ft->data, inner);
     ft->tries = pc->tries;
 
     if (fb->left) {

@@ -364,3 +364,26 @@ GET /
 [alert]
 --- error_log
 target "good:x" after a fallback in llm_route "smart"
+
+
+
+=== TEST 15: the failed primary's connection goes back to its pool too
+(3 requests with a fallback: 1 client connection, 1 to each provider)
+--- http_config
+    llm_route smart bad:gpt-4o fallback=good:gpt-4o-mini;
+--- config
+    location = /bad/chat/completions {
+        default_type application/json;
+        return 503 '{"error":{"message":"overloaded","type":"server_error"}}';
+    }
+    location = /ss { stub_status; }
+--- pipelined_requests eval
+["POST /v1/chat/completions\n$::Chat",
+ "POST /v1/chat/completions\n$::Chat",
+ "POST /v1/chat/completions\n$::Chat",
+ "GET /ss"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+["from the fallback", "from the fallback", "from the fallback",
+ "server accepts handled requests\n 3 3 10 \n"]
