@@ -426,9 +426,10 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
     u_char                *p;
     size_t                 len;
     ngx_int_t              rc;
-    ngx_str_t              attempts;
-    ngx_http_upstream_t   *u;
-    ngx_http_llm_ctx_t    *ctx;
+    ngx_str_t                 attempts;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *llcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
     u = r->upstream;
@@ -525,6 +526,7 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
                 && ngx_http_llm_fallback_next(r, ctx))
             {
                 ctx->rstate = NGX_HTTP_LLM_RS_FIRST;
+                ctx->hold_end = u->buffer.pos;      /* the body seen */
                 goto first;
             }
 
@@ -589,6 +591,31 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
     goto done;
 
 first:
+
+    if (u->buffer.last > ctx->hold_end) {
+        /*
+         * more of the body (a keep-alive comment, a part of an event):
+         * llm_read_timeout from now on, as in a stream that goes on
+         */
+
+        ctx->hold_end = u->buffer.last;
+
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+        if (ctx->conf) {
+            ctx->conf->read_timeout = llcf->upstream.read_timeout;
+        }
+
+        if (u->peer.connection) {
+            /* not lazily: the new deadline may be nearer than 300 ms */
+
+            if (u->peer.connection->read->timer_set) {
+                ngx_del_timer(u->peer.connection->read);
+            }
+
+            ngx_add_timer(u->peer.connection->read, u->conf->read_timeout);
+        }
+    }
 
     rc = ngx_http_llm_first_event(r, ctx);
 

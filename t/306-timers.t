@@ -74,6 +74,9 @@ add_block_preprocessor(sub {
     llm_route late late:gpt-4o;
     llm_route slow slow:gpt-4o;
     llm_route stall stall:gpt-4o fallback=good:gpt-4o-mini;
+    llm_provider comments type=openai host=localhost key=none
+        upstream=127.0.0.1:$TEST_NGINX_FAULT_PORT base=/comments;
+    llm_route comments comments:gpt-4o fallback=good:gpt-4o-mini;
 _EOC_
 
     $block->set_value('no_error_log', "[alert]\n[crit]\n[emerg]")
@@ -214,6 +217,31 @@ $::First . "data: [DONE]\n\n"
 --- no_error_log
 [error]
 llm attempt took longer
+
+
+
+=== TEST 8: a stream with a fallback waits for its first event; keep-alive
+comments before it (every 200 ms) reset llm_read_timeout (300 ms), and
+llm_first_token_timeout (300 ms) is met by them
+--- config
+    location /v1/ {
+        llm_pass;
+        llm_read_timeout 300ms;
+        llm_first_token_timeout 300ms;
+        add_header X-Fb "$llm_attempts|$llm_fallback_reason" always;
+    }
+--- request eval
+::req('comments', 1)
+--- timeout: 3
+--- error_code: 200
+--- response_headers
+X-Fb: 1|
+X-LLM-Provider: comments
+--- response_body eval
+$::First . "data: [DONE]\n\n"
+--- no_error_log
+[error]
+[warn]
 
 
 

@@ -23,6 +23,8 @@ package t::LLMFault;
 #   slow      a stream of one event every 100 ms for 5 s; how long the
 #             connection lasted ("closed after N ms") goes to
 #             $dir/slow.txt once the peer closes it
+#   comments  a stream of keep-alive comments every 200 ms for 1 s,
+#             then one event and [DONE]
 #   late      the header, then the first event after 600 ms, then one
 #             event 600 ms later, then [DONE] (timer tests)
 #
@@ -251,6 +253,17 @@ sub serve {
             rename "$Dir/slow.txt.tmp", "$Dir/slow.txt";
         }
 
+        return;
+    }
+
+    if ($fault eq 'comments') {
+        # keep-alive comments every 200 ms for 1 s, then the answer
+        syswrite($c, $SseHead);
+        for (1 .. 5) {
+            Time::HiRes::sleep(0.2);
+            syswrite($c, chunk(": keep-alive\n\n"));
+        }
+        syswrite($c, chunk(sse($First)) . chunk(sse('[DONE]')) . "0\r\n\r\n");
         return;
     }
 
