@@ -706,6 +706,13 @@ ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             break;
         }
 
+        /* Anthropic's spend cap: "Your credit balance is too low" */
+
+        if (ngx_http_llm_body_has(body, "credit balance")) {
+            drop = 1;
+            break;
+        }
+
         return NGX_DECLINED;
 
     default:
