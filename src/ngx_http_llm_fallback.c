@@ -1154,7 +1154,10 @@ ngx_http_llm_cooldown_choose(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
 chosen:
 
+    /* with fallbacks, the peer wrapper takes the probe as it connects */
+
     if (cd == NGX_HTTP_LLM_CD_PROBE
+        && route->targets.nelts == route->nprimary
         && ngx_http_llm_cooldown_check(r, &name, 1) == NGX_HTTP_LLM_CD_PROBE)
     {
         ctx->cooldown_probe = 1;

@@ -38,6 +38,8 @@ add_block_preprocessor(sub {
     llm_route w bad:gpt-4o weight=1000 good:gpt-4o-mini weight=1;
     llm_route f flap:gpt-4o;
     llm_route wf flap:gpt-4o weight=1000 good:gpt-4o-mini weight=1;
+    llm_route wfb flap:gpt-4o weight=1000 good:gpt-4o-mini weight=1
+                  fallback=good:gpt-4o-mini;
 _EOC_
 
     $block->set_value('config', <<'_EOC_' . ($block->config // ''));
@@ -184,3 +186,21 @@ GET /status.json
 --- response_body_like eval
 ['fault 503', 'fault 503', '"zone_refused":0\}\n\z',
  '(?s)\A(?!.*llm_target_)']
+
+
+
+=== TEST 9: weights and fallbacks: the probe after the period is the
+weighted choice itself, not passed over
+--- http_config
+    llm_cooldown failures=1 window=10s period=500ms;
+--- init
+unlink "$t::LLMFault::Dir/flap";
+--- pipelined_requests eval
+[::chat('f'), ::chat('wfb'), "GET /sleep", ::chat('wfb'), "GET /status.json"]
+--- error_code eval
+[503, 200, 200, 200, 200]
+--- response_headers eval
+["X-P: flap", "X-P: good", "", "X-P: flap", ""]
+--- response_body_like eval
+['flap', "\\A\Q$::Good\E\\z", 'slept', "\\A\Q$::Good\E\\z",
+ '"cooldown":\[\{"target":"flap:gpt-4o","state":"closed","open_ms":0,"failures":0,"failures_total":1,"opened":1,"probes":1\}\]']
