@@ -290,6 +290,46 @@ qr/\A\{"type":"error","error":\{"type":"[a-z_]+","message":"[^"]+"\}\}\n?\z/
 
 
 
+=== TEST: a Gemini client: a stream reset after its first event ends with
+a google.rpc.Status error, no fallback
+--- http_config
+    llm_route m bad:gpt-4o fallback=good:gpt-4o-mini;
+    llm_provider bad type=openai host=localhost key=none
+        upstream=127.0.0.1:$TEST_NGINX_FAULT_PORT base=/rst1;
+--- config
+    location /v1beta/ {
+        llm_pass;
+    }
+--- request eval
+"POST /v1beta/models/m:streamGenerateContent?alt=sse\n"
+. '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}'
+--- error_code: 200
+--- response_headers
+X-LLM-Provider: bad
+X-LLM-Attempts: 1
+--- response_body_like eval
+qr/\Adata: \{"candidates":[^\n]*"Hel"[^\n]*\r?\n\r?\n(?!.*"candidates")data: \{"error":\{"code":\d+,"message":"[^"]+","status":"[A-Z_]+"\}\}\r?\n\r?\n\z/s
+
+
+
+=== TEST: a Responses client: a stream whose first event is an error
+(no fallback) ends with a failed response, not a completed one
+--- http_config
+    llm_route m bad:gpt-4o;
+    llm_provider bad type=openai host=localhost key=none
+        upstream=127.0.0.1:$TEST_NGINX_FAULT_PORT base=/inband;
+--- request eval
+"POST /v1/responses\n" . '{"model":"m","input":"hi","stream":true}'
+--- error_code: 200
+--- response_body_like eval
+qr/\A(?!.*response\.completed).*(?:response\.failed|"type":"error")[^\n]*\n\n\z/s
+--- grep_error_log eval
+qr/\[(?:error|warn)\].*/
+--- grep_error_log_out eval
+[qr/\A[^\n]*sent an error in the stream[^\n]*\n\z/]
+
+
+
 === TEST: 400 with a fallback: not retried
 --- http_config
     llm_route m bad:gpt-4o fallback=good;
