@@ -738,56 +738,35 @@ static ngx_int_t
 ngx_http_llm_openai_check_event(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *data)
 {
-    u_char                      *p, *last;
-    ngx_str_t                    message, type, code;
-    ngx_uint_t                   i, n;
-    ngx_http_llm_json_member_t   m[NGX_HTTP_LLM_OPENAI_MEMBERS];
+    ngx_int_t  rc;
+    ngx_str_t  message, type, code;
 
-    last = data->data + data->len;
+    rc = ngx_http_llm_json_error_object(data->data, data->len);
 
-    for (p = data->data; p < last; p++) {
-        if (*p != ' ' && *p != '\t' && *p != CR && *p != LF) {
-            break;
-        }
+    if (rc == NGX_OK) {
+        return NGX_OK;
     }
 
-    if (p == last || *p != '{'
-        || ngx_http_llm_json_scan(p, last, m, NGX_HTTP_LLM_OPENAI_MEMBERS,
-                                  &n)
-           != NGX_OK)
-    {
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "llm provider \"%V\" sent an event that is not "
                       "a JSON object", &ctx->provider->name);
         return NGX_ERROR;
     }
 
-    for (i = 0; i < ngx_min(n, NGX_HTTP_LLM_OPENAI_MEMBERS); i++) {
+    ngx_str_null(&message);
 
-        if (m[i].key.len != sizeof("error") - 1
-            || ngx_strncmp(m[i].key.data, "error", m[i].key.len) != 0
-            || (m[i].type != NGX_HTTP_LLM_JSON_OBJECT
-                && m[i].type != NGX_HTTP_LLM_JSON_STRING))
-        {
-            continue;
-        }
-
-        ngx_str_null(&message);
-
-        if (ngx_http_llm_openai_error(r, ctx, data, &message, &type, &code)
-            == NGX_ERROR)
-        {
-            return NGX_ERROR;
-        }
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "llm provider \"%V\" sent an error in the stream: "
-                      "\"%V\"", &ctx->provider->name, &message);
-
-        return NGX_DONE;
+    if (ngx_http_llm_openai_error(r, ctx, data, &message, &type, &code)
+        == NGX_ERROR)
+    {
+        return NGX_ERROR;
     }
 
-    return NGX_OK;
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "llm provider \"%V\" sent an error in the stream: \"%V\"",
+                  &ctx->provider->name, &message);
+
+    return NGX_DONE;
 }
 
 

@@ -819,51 +819,16 @@ static ngx_int_t
 ngx_http_llm_first_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_sse_t *sse)
 {
-    u_char                      *p, *last;
-    ngx_uint_t                   i, n;
-    ngx_http_llm_json_member_t   m[32];
-
     if (sse->has_event && sse->name_len == sizeof("error") - 1
         && ngx_strncmp(sse->name, "error", sse->name_len) == 0)
     {
         return NGX_DECLINED;
     }
 
-    p = sse->data;
-    last = sse->data + sse->len;
+    /* "[DONE]" first is no answer either */
 
-    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
-        p++;
-    }
-
-    if (p == last || *p != '{'
-        || ngx_http_llm_json_scan(p, last, m, 32, &n) != NGX_OK)
-    {
-        /* "[DONE]" first is no answer either */
-        return NGX_DECLINED;
-    }
-
-    for (i = 0; i < ngx_min(n, 32); i++) {
-
-        if (m[i].key.len == sizeof("error") - 1
-            && ngx_strncmp(m[i].key.data, "error", m[i].key.len) == 0
-            && (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
-                || m[i].type == NGX_HTTP_LLM_JSON_STRING))
-        {
-            return NGX_DECLINED;
-        }
-
-        if (m[i].key.len == sizeof("type") - 1
-            && ngx_strncmp(m[i].key.data, "type", m[i].key.len) == 0
-            && m[i].end - m[i].start == sizeof("\"error\"") - 1
-            && ngx_strncmp(m[i].start, "\"error\"", m[i].end - m[i].start)
-               == 0)
-        {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
+    return ngx_http_llm_json_error_object(sse->data, sse->len) == NGX_OK
+           ? NGX_OK : NGX_DECLINED;
 }
 
 
