@@ -204,3 +204,28 @@ unlink "$t::LLMFault::Dir/flap";
 --- response_body_like eval
 ['flap', "\\A\Q$::Good\E\\z", 'slept', "\\A\Q$::Good\E\\z",
  '"cooldown":\[\{"target":"flap:gpt-4o","state":"closed","open_ms":0,"failures":0,"failures_total":1,"opened":1,"probes":1\}\]']
+
+
+
+=== TEST 10: the JSON with breakers is valid JSON (JSON::PP)
+--- http_config
+    llm_cooldown failures=1 window=10s period=10s;
+--- pipelined_requests eval
+[::chat('only'), ::chat('f'), "GET /status.json"]
+--- response_body_filters eval
+sub {
+    my $body = shift;
+    return $body if $body !~ /^\{"zone"/;
+    require JSON::PP;
+    my $j = eval { JSON::PP->new->decode($body) };
+    return "invalid JSON: $@" if !$j;
+    return join(',', map { "$_->{target}=$_->{state}" }
+                     sort { $a->{target} cmp $b->{target} }
+                     @{ $j->{cooldown} }) . "\n";
+}
+--- error_code eval
+[503, 503, 200]
+--- response_body_like eval
+['fault 503', 'flap', '\Abad:gpt-4o=open,flap:gpt-4o=open\n\z']
+--- init
+unlink "$t::LLMFault::Dir/flap";
