@@ -176,7 +176,7 @@ upstream timed out
 --- timeout: 2
 --- error_code: 200
 --- response_body_like eval
-qr/\A(?:\Q$::First\E){3,5}\Q$::Timed\E\z/
+qr/\A(?:\Q$::First\E){1,9}\Q$::Timed\E\z/
 --- error_log
 llm attempt took longer than llm_attempt_timeout
 upstream timed out
@@ -221,13 +221,13 @@ llm attempt took longer
 
 
 === TEST 8: a stream with a fallback waits for its first event; keep-alive
-comments before it (every 200 ms) reset llm_read_timeout (300 ms), and
-llm_first_token_timeout (300 ms) is met by them
+comments before it (every 200 ms for 1 s) reset llm_read_timeout (600
+ms), and llm_first_token_timeout (600 ms) is met by them
 --- config
     location /v1/ {
         llm_pass;
-        llm_read_timeout 300ms;
-        llm_first_token_timeout 300ms;
+        llm_read_timeout 600ms;
+        llm_first_token_timeout 600ms;
         add_header X-Fb "$llm_attempts|$llm_fallback_reason" always;
     }
 --- request eval
