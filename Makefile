@@ -217,6 +217,7 @@ FUZZ_LIB_SRCS = src/ngx_http_llm_json.c src/ngx_http_llm_canonical.c \
                 src/ngx_http_llm_provider_anthropic.c \
                 src/ngx_http_llm_provider_gemini.c \
                 src/ngx_http_llm_eventstream.c \
+                src/ngx_http_llm_embeddings.c \
                 t/fuzz/fuzz_common.c t/fuzz/fuzz_alloc.c
 FUZZ_SHIMS    = $(FUZZ_DIR)/shim.o $(FUZZ_DIR)/openai_shim.o
 
@@ -271,3 +272,48 @@ fuzz-build: $(BUILD)/.deps-fuzz $(FUZZ_BIN)
 
 fuzz: fuzz-build
 	@t/bin/fuzz-run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# -- unit: SigV4 against AWS's published test suite (t/151-sigv4-vectors.t) --
+
+SIGV4_UNIT_SRCS = t/unit/sigv4_vectors.c t/unit/shim.c t/unit/openai_shim.c \
+                  src/ngx_http_llm_sigv4.c
+
+unit: $(BUILD)/unit/sigv4_vectors
+
+$(BUILD)/unit/sigv4_vectors: $(SIGV4_UNIT_SRCS) src/ngx_http_llm_sigv4.h \
+                             $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ $(SIGV4_UNIT_SRCS) -lcrypto
+
+# -- unit: recorded streams whole vs split, every provider into the OpenAI
+#    and Anthropic surfaces (t/152-stream-replay.t); the fuzz targets'
+#    pools (t/fuzz/fuzz_alloc.c), optimized, no sanitizers: it is O(N^2)
+
+REPLAY_CFLAGS = -O2 -g -Wall -Wno-unused-parameter -Wno-unused-function \
+                -Wno-maybe-uninitialized \
+                -Werror $(UNIT_INCS) -I $(TOP)/t/fuzz
+REPLAY_SRCS   = t/unit/stream_replay.c $(FUZZ_LIB_SRCS) \
+                src/ngx_http_llm_provider_bedrock.c src/ngx_http_llm_sigv4.c
+
+$(BUILD)/unit/replay_shim.o: t/unit/shim.c $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(REPLAY_CFLAGS) -Dngx_palloc=shim_palloc \
+	    -Dngx_pnalloc=shim_pnalloc -Dngx_pcalloc=shim_pcalloc \
+	    -Dngx_pfree=shim_pfree -c -o $@ $<
+
+$(BUILD)/unit/replay_openai_shim.o: t/unit/openai_shim.c \
+                                    $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(REPLAY_CFLAGS) -Dngx_create_pool=shim_create_pool \
+	    -Dngx_destroy_pool=shim_destroy_pool \
+	    -Dngx_reset_pool=shim_reset_pool \
+	    -Dngx_pool_cleanup_add=shim_pool_cleanup_add -c -o $@ $<
+
+unit: $(BUILD)/unit/stream_replay
+
+$(BUILD)/unit/stream_replay: $(REPLAY_SRCS) $(wildcard src/*.h) t/fuzz/fuzz.h \
+                             $(BUILD)/unit/replay_shim.o \
+                             $(BUILD)/unit/replay_openai_shim.o
+	$(UNIT_CC) $(REPLAY_CFLAGS) -o $@ $(REPLAY_SRCS) \
+	    $(BUILD)/unit/replay_shim.o $(BUILD)/unit/replay_openai_shim.o \
+	    -lcrypto -lm

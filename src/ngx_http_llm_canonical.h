@@ -72,6 +72,9 @@
 #define NGX_HTTP_LLM_DELTA_USAGE        8   /* ctx->usage is final */
 #define NGX_HTTP_LLM_DELTA_ERROR        9   /* status, error_* */
 #define NGX_HTTP_LLM_DELTA_DONE         10  /* end of the stream */
+#define NGX_HTTP_LLM_DELTA_REDACTED     11  /* text: redacted thinking data,
+                                               one whole block; surfaces
+                                               without a place ignore it */
 
 
 typedef struct {

@@ -10,15 +10,12 @@
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_fallback.h"
 #include "ngx_http_llm_canonical.h"
+#include "ngx_http_llm_embeddings.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_shm.h"
 #include "ngx_http_llm_upstream.h"
+#include "ngx_http_llm_strategy.h"
 
-
-/* what a target's breaker answers */
-#define NGX_HTTP_LLM_CD_CLOSED   0
-#define NGX_HTTP_LLM_CD_OPEN     1
-#define NGX_HTTP_LLM_CD_PROBE    2
 
 /* Retry-After is honoured up to an hour */
 #define NGX_HTTP_LLM_RETRY_MAX   3600
@@ -79,8 +76,6 @@ static void ngx_http_llm_fb_drop_provider(ngx_http_llm_fb_t *fb);
 static void ngx_http_llm_fb_reason(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, const char *what, ngx_uint_t status,
     ngx_str_t *name);
-static ngx_uint_t ngx_http_llm_cooldown_check(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_uint_t take);
 static void ngx_http_llm_cooldown_report(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t probe, ngx_uint_t ok,
     ngx_msec_t retry_after);
@@ -478,6 +473,9 @@ ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ctx->provider = pc;
     ctx->upstream_model = ft->model;
 
+    /* in flight at this target now (least-busy, lowest-latency) */
+    (void) ngx_http_llm_strategy_attempt(r, ctx);
+
     if (ngx_http_llm_upstream_conf(r, ctx,
                                    &llcf->fallback_provider[pc->index])
         != NGX_OK)
@@ -765,7 +763,8 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     /* an OpenAI-format request may now need translating */
 
-    if (ctx->req == NULL
+    if ((ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS
+         ? ctx->embed == NULL : ctx->req == NULL)
         && (!ctx->provider->type->openai_format
             || (ctx->surface != NGX_HTTP_LLM_SURFACE_CHAT
                 && ctx->surface != NGX_HTTP_LLM_SURFACE_EMBEDDINGS)))
@@ -776,12 +775,17 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        ctx->req = ngx_http_llm_request_create(r->pool);
-        if (ctx->req == NULL) {
-            return NGX_ERROR;
-        }
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+            rc = ngx_http_llm_embed_parse(r, ctx, js);
 
-        rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        } else {
+            ctx->req = ngx_http_llm_request_create(r->pool);
+            if (ctx->req == NULL) {
+                return NGX_ERROR;
+            }
+
+            rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        }
 
         if (rc != NGX_OK) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -790,6 +794,18 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                           ctx->error ? ctx->error : "unsupported");
             return NGX_ERROR;
         }
+    }
+
+    /* what this provider cannot take, though an earlier one could */
+
+    if ((ctx->req || ctx->embed) && ctx->provider->type->check
+        && ctx->provider->type->check(r, ctx) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the request cannot be translated for "
+                      "\"%V\": %s", &ctx->provider->name,
+                      ctx->error ? ctx->error : "unsupported");
+        return NGX_ERROR;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -886,7 +902,7 @@ ngx_http_llm_body_has(ngx_str_t *body, const char *s)
 #define ngx_http_llm_cd_probes(node)          (node)->completion_tokens
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_llm_cooldown_check(ngx_http_request_t *r, ngx_str_t *name,
     ngx_uint_t take)
 {
@@ -1050,26 +1066,24 @@ ngx_http_llm_cooldown_name(ngx_http_request_t *r,
 
 
 /*
- * A route of several weighted targets: the one chosen is passed over
- * while it cools down and another is not; the others are chosen by
- * their weights.  The chosen one, if its period is over, is the probe
- * (of any route).
+ * The route's strategy chose a target that is not cooling down while
+ * another is left (ngx_http_llm_strategy_pick()); if its period is over,
+ * this request is its probe.  With fallbacks, the peer wrapper takes the
+ * probe as it connects.
  */
 
 ngx_int_t
 ngx_http_llm_cooldown_choose(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_str_t                  name, model, *names;
-    ngx_uint_t                 i, n, total, cd, *state;
+    ngx_str_t                  name;
     ngx_http_llm_route_t      *route;
-    ngx_http_llm_target_t     *t;
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
     route = ctx->route;
 
     if (lmcf->zone == NULL || lmcf->cooldown_failures == 0
-        || route == NULL)
+        || route == NULL || route->targets.nelts > route->nprimary)
     {
         return NGX_OK;
     }
@@ -1081,85 +1095,7 @@ ngx_http_llm_cooldown_choose(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    cd = ngx_http_llm_cooldown_check(r, &name, 0);
-
-    if (cd != NGX_HTTP_LLM_CD_OPEN || route->nprimary < 2) {
-        goto chosen;
-    }
-
-    /* the others that are not cooling down, by weight */
-
-    t = route->targets.elts;
-
-    names = ngx_palloc(r->pool, route->nprimary
-                                * (sizeof(ngx_str_t) + sizeof(ngx_uint_t)));
-    if (names == NULL) {
-        return NGX_ERROR;
-    }
-
-    state = (ngx_uint_t *) &names[route->nprimary];
-    total = 0;
-
-    for (i = 0; i < route->nprimary; i++) {
-        state[i] = NGX_HTTP_LLM_CD_OPEN;
-
-        if (&t[i] == ctx->target) {
-            continue;
-        }
-
-        model = t[i].model.len ? t[i].model : ctx->model;
-
-        if (ngx_http_llm_cooldown_name(r, t[i].provider, &model, &names[i])
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        state[i] = ngx_http_llm_cooldown_check(r, &names[i], 0);
-
-        if (state[i] != NGX_HTTP_LLM_CD_OPEN) {
-            total += t[i].weight ? t[i].weight : 1;
-        }
-    }
-
-    if (total == 0) {
-        /* all of them cool down: the choice stands */
-        goto chosen;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "llm target \"%V\" is cooling down, skipped", &name);
-
-    n = (ngx_uint_t) ngx_random() % total;
-
-    for (i = 0; i < route->nprimary; i++) {
-        if (state[i] == NGX_HTTP_LLM_CD_OPEN) {
-            continue;
-        }
-
-        total = t[i].weight ? t[i].weight : 1;
-
-        if (n < total) {
-            break;
-        }
-
-        n -= total;
-    }
-
-    ctx->target = &t[i];
-    ctx->provider = t[i].provider;
-    ctx->upstream_model = t[i].model.len ? t[i].model : ctx->model;
-    name = names[i];
-    cd = state[i];
-
-chosen:
-
-    /* with fallbacks, the peer wrapper takes the probe as it connects */
-
-    if (cd == NGX_HTTP_LLM_CD_PROBE
-        && route->targets.nelts == route->nprimary
-        && ngx_http_llm_cooldown_check(r, &name, 1) == NGX_HTTP_LLM_CD_PROBE)
-    {
+    if (ngx_http_llm_cooldown_check(r, &name, 1) == NGX_HTTP_LLM_CD_PROBE) {
         ctx->cooldown_probe = 1;
     }
 

@@ -14,6 +14,7 @@
 #include "ngx_http_llm_router.h"
 #include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_canonical.h"
+#include "ngx_http_llm_embeddings.h"
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
 #include "ngx_http_llm_status.h"
@@ -350,13 +351,27 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
             return;
         }
 
-        ctx->req = ngx_http_llm_request_create(r->pool);
-        if (ctx->req == NULL) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
+        /*
+         * embeddings have no canonical request (ctx->req stays NULL: an
+         * OpenAI-format fallback passes the body on), only ctx->embed
+         */
+
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+            rc = ngx_http_llm_embed_parse(r, ctx, js);
+
+        } else {
+            ctx->req = ngx_http_llm_request_create(r->pool);
+            if (ctx->req == NULL) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
         }
 
-        rc = ctx->surf->parse_request(r, ctx, js, ctx->req);
+        if (rc == NGX_OK && ctx->provider->type->check) {
+            rc = ctx->provider->type->check(r, ctx);
+        }
 
         if (rc == NGX_ERROR) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -778,7 +793,7 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
             route = lmcf->routes.elts;
             route += i;
 
-            if (route->regex || route->is_default
+            if (route->regex || route->is_default || route->chained
                 || route->targets.nelts == 0)
             {
                 continue;

@@ -161,7 +161,8 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_anthropic = {
     ngx_http_llm_anthropic_create_request,
     ngx_http_llm_anthropic_stream_event,
     ngx_http_llm_anthropic_response,
-    ngx_http_llm_anthropic_error
+    ngx_http_llm_anthropic_error,
+    NULL                                   /* check */
 };
 
 
@@ -2052,8 +2053,30 @@ ngx_http_llm_anthropic_block_start(ngx_http_request_t *r,
                                            &s, ll);
     }
 
+    if (ngx_http_llm_anthropic_is(&type, "redacted_thinking")) {
+
+        /*
+         * one whole block, no deltas: the Anthropic surface sends it on
+         * byte-exact, the others have no place for it and drop it
+         */
+
+        if (ngx_http_llm_anthropic_string(st->pool, js, cb, "data", &s)
+            == NGX_ERROR)
+        {
+            return NGX_ERROR;
+        }
+
+        if (s.len == 0) {
+            return NGX_OK;
+        }
+
+        return ngx_http_llm_anthropic_emit(r, ctx,
+                                           NGX_HTTP_LLM_DELTA_REDACTED, 0,
+                                           &s, ll);
+    }
+
     if (!ngx_http_llm_anthropic_is(&type, "tool_use")) {
-        /* redacted_thinking has no stream form; server tools no OpenAI one */
+        /* server tools have no OpenAI form */
         return NGX_OK;
     }
 

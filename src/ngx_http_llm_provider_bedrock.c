@@ -13,6 +13,7 @@
 #include "ngx_http_llm_canonical.h"
 #include "ngx_http_llm_eventstream.h"
 #include "ngx_http_llm_sigv4.h"
+#include "ngx_http_llm_embeddings.h"
 
 
 /*
@@ -27,6 +28,11 @@
 
 #define NGX_HTTP_LLM_BEDROCK_JSON_TOKENS  (4 * 1024 * 1024)
 #define NGX_HTTP_LLM_BEDROCK_BLOCKS       64
+
+/* embeddings models, by their id: InvokeModel bodies of their own */
+#define NGX_HTTP_LLM_BEDROCK_TITAN        1   /* one input a request */
+#define NGX_HTTP_LLM_BEDROCK_COHERE       2   /* up to 96 */
+#define NGX_HTTP_LLM_BEDROCK_COHERE_MAX   96
 
 
 typedef struct {
@@ -76,6 +82,19 @@ static void ngx_http_llm_bedrock_usage(ngx_http_llm_json_t *js, ngx_int_t u,
 static ngx_int_t ngx_http_llm_bedrock_string(ngx_pool_t *pool,
     ngx_http_llm_json_t *js, ngx_int_t obj, const char *key, ngx_str_t *s);
 static void ngx_http_llm_bedrock_cleanup(void *data);
+static ngx_int_t ngx_http_llm_bedrock_check(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_bedrock_bad(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, const char *fmt, ...);
+static ngx_uint_t ngx_http_llm_bedrock_family(ngx_str_t *model);
+static ngx_int_t ngx_http_llm_bedrock_doc_format(ngx_str_t *media,
+    ngx_str_t *format);
+static void ngx_http_llm_bedrock_document(ngx_http_request_t *r,
+    ngx_http_llm_jw_t *jw, ngx_http_llm_part_t *part);
+static void ngx_http_llm_bedrock_embed_body(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_jw_t *jw);
+static ngx_int_t ngx_http_llm_bedrock_embed_response(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out);
 
 
 const ngx_http_llm_provider_t  ngx_http_llm_provider_bedrock = {
@@ -83,11 +102,12 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_bedrock = {
     ngx_string(""),
     0,
     0,                                     /* openai_format */
-    0,                                     /* embeddings */
+    1,                                     /* embeddings */
     ngx_http_llm_bedrock_create_request,
     ngx_http_llm_bedrock_stream_event,
     ngx_http_llm_bedrock_response,
-    ngx_http_llm_bedrock_error
+    ngx_http_llm_bedrock_error,
+    ngx_http_llm_bedrock_check
 };
 
 
@@ -107,14 +127,13 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
     ngx_buf_t                     *b;
     ngx_uint_t                     bearer;
     ngx_chain_t                   *cl, *bcl;
-    ngx_keyval_t                   hdrs[4];
     ngx_http_llm_jw_t              jw;
     ngx_http_llm_sigv4_t           sv;
     ngx_http_llm_provider_conf_t  *pc;
 
     pc = ctx->provider;
 
-    if (ctx->req == NULL) {
+    if (ctx->req == NULL && ctx->embed == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "llm bedrock: no canonical request");
         return NGX_ERROR;
@@ -124,7 +143,14 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_http_llm_bedrock_body(r, ctx, &jw) != NGX_OK) {
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        ngx_http_llm_bedrock_embed_body(r, ctx, &jw);
+
+    } else if (ngx_http_llm_bedrock_body(r, ctx, &jw) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (jw.failed) {
         return NGX_ERROR;
     }
 
@@ -155,46 +181,15 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
         auth = pc->key;
 
     } else if (pc->key.len) {
-        ngx_memzero(&sv, sizeof(ngx_http_llm_sigv4_t));
-
-        sv.access_key.data = pc->key.data;
-        sv.access_key.len = colon - pc->key.data;
-        sv.secret_key.data = colon + 1;
-        sv.secret_key.len = pc->key.data + pc->key.len - (colon + 1);
-
-        p = ngx_strlchr(sv.secret_key.data,
-                        sv.secret_key.data + sv.secret_key.len, ':');
-
-        if (p) {
-            token.data = p + 1;
-            token.len = sv.secret_key.data + sv.secret_key.len - (p + 1);
-            sv.secret_key.len = p - sv.secret_key.data;
-        }
-
-        ngx_str_set(&hdrs[0].key, "content-type");
-        ngx_str_set(&hdrs[0].value, "application/json");
-        ngx_str_set(&hdrs[1].key, "host");
-        hdrs[1].value = pc->host;
-        ngx_str_set(&hdrs[2].key, "x-amz-date");
-        hdrs[2].value.data = date;
-        hdrs[2].value.len = 16;
-        ngx_str_set(&hdrs[3].key, "x-amz-security-token");
-        hdrs[3].value = token;
-
-        ngx_str_set(&sv.method, "POST");
-        sv.path = path;
-        sv.headers = hdrs;
-        sv.nheaders = token.len ? 4 : 3;
-        sv.payload = body;
-        sv.region = pc->region;
-        ngx_str_set(&sv.service, "bedrock");
-        sv.amz_date.data = date;
-        sv.amz_date.len = 16;
-
-        if (ngx_http_llm_sigv4_authorization(r->pool, &sv, &auth) != NGX_OK)
+        if (ngx_http_llm_sigv4_sign_key(r->pool, &sv, &pc->key, &pc->host,
+                                        &pc->region, &path, &body, date)
+            != NGX_OK)
         {
             return NGX_ERROR;
         }
+
+        auth = sv.authorization;
+        token = sv.token;
     }
 
     len = sizeof("POST  HTTP/1.1" CRLF) - 1 + path.len
@@ -315,7 +310,10 @@ ngx_http_llm_bedrock_path(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                   ctx->upstream_model.len,
                                   NGX_ESCAPE_URI_COMPONENT);
 
-    if (ctx->stream) {
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        p = ngx_cpymem(p, "/invoke", sizeof("/invoke") - 1);
+
+    } else if (ctx->stream) {
         p = ngx_cpymem(p, "/converse-stream",
                        sizeof("/converse-stream") - 1);
 
@@ -529,6 +527,35 @@ ngx_http_llm_bedrock_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     ngx_http_llm_jw_lit(jw, "}");
 
+    /*
+     * response_format: Converse's own structured output, the schema as a
+     * JSON string; json_object is the schema {"type":"object"}
+     */
+
+    if (req->format != NGX_HTTP_LLM_FORMAT_TEXT) {
+        ngx_http_llm_jw_lit(jw, ",\"outputConfig\":{\"textFormat\":"
+                                "{\"type\":\"json_schema\",\"structure\":"
+                                "{\"jsonSchema\":{\"schema\":");
+
+        if (req->format == NGX_HTTP_LLM_FORMAT_SCHEMA && req->schema.len) {
+            ngx_http_llm_jw_string(jw, &req->schema);
+
+        } else {
+            ngx_http_llm_jw_lit(jw, "\"{\\\"type\\\":\\\"object\\\"}\"");
+        }
+
+        ngx_http_llm_jw_lit(jw, ",\"name\":");
+
+        if (req->schema_name.len) {
+            ngx_http_llm_jw_string(jw, &req->schema_name);
+
+        } else {
+            ngx_http_llm_jw_lit(jw, "\"response\"");
+        }
+
+        ngx_http_llm_jw_lit(jw, "}}}}");
+    }
+
     /* toolConfig: Bedrock has no "none", the tools are left out */
 
     if (req->tools.nelts && req->tool_choice != NGX_HTTP_LLM_TOOL_CHOICE_NONE)
@@ -687,6 +714,14 @@ ngx_http_llm_bedrock_part(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
         ngx_http_llm_jw_lit(jw, "}}}");
         return;
 
+    case NGX_HTTP_LLM_PART_FILE:
+
+        /* ngx_http_llm_bedrock_check() refused what cannot be sent */
+
+        ngx_http_llm_bedrock_comma(jw, n);
+        ngx_http_llm_bedrock_document(r, jw, part);
+        return;
+
     case NGX_HTTP_LLM_PART_REDACTED:
 
         ngx_http_llm_bedrock_comma(jw, n);
@@ -747,13 +782,18 @@ ngx_http_llm_bedrock_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     u_char                    *p;
     size_t                     tlen, rlen;
-    ngx_int_t                  rc, m, c, b, i, v, rc2;
+    ngx_int_t                  rc, m, c, b, i, v, rd, rc2;
     ngx_str_t                  s, reason, *str;
     ngx_uint_t                 k;
     ngx_array_t                texts, reasons;
+    ngx_http_llm_part_t       *part;
     ngx_http_llm_json_t        js;
     ngx_http_llm_response_t    resp;
     ngx_http_llm_tool_call_t  *tc;
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        return ngx_http_llm_bedrock_embed_response(r, ctx, body, out);
+    }
 
     rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
                                  NGX_HTTP_LLM_BEDROCK_JSON_TOKENS);
@@ -848,21 +888,56 @@ ngx_http_llm_bedrock_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             continue;
         }
 
+        /*
+         * reasoning: joined for OpenAI clients, and block by block (with
+         * its signature, or redacted) for Anthropic ones
+         */
+
         v = ngx_http_llm_json_get(&js, b, "reasoningContent");
+        rd = ngx_http_llm_json_get(&js, v, "redactedContent");
         v = ngx_http_llm_json_get(&js, v, "reasoningText");
 
-        if (v >= 0) {
-            str = ngx_array_push(&reasons);
-            if (str == NULL) {
-                return NGX_ERROR;
+        if (v < 0 && rd < 0) {
+            continue;
+        }
+
+        part = ngx_array_push(&resp.thinking);
+        if (part == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(part, sizeof(ngx_http_llm_part_t));
+
+        if (v < 0) {
+            part->type = NGX_HTTP_LLM_PART_REDACTED;
+
+            if (ngx_http_llm_json_type(&js, rd) != NGX_HTTP_LLM_JSON_STRING
+                || ngx_http_llm_json_string(r->pool, &js, rd, &part->data)
+                   != NGX_OK)
+            {
+                return NGX_DECLINED;
             }
 
-            if (ngx_http_llm_bedrock_string(r->pool, &js, v, "text", str)
-                == NGX_ERROR)
-            {
-                return NGX_ERROR;
-            }
+            continue;
         }
+
+        part->type = NGX_HTTP_LLM_PART_THINKING;
+
+        str = ngx_array_push(&reasons);
+        if (str == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_llm_bedrock_string(r->pool, &js, v, "text", str)
+            == NGX_ERROR
+            || ngx_http_llm_bedrock_string(r->pool, &js, v, "signature",
+                                           &part->signature)
+               == NGX_ERROR)
+        {
+            return NGX_ERROR;
+        }
+
+        part->text = *str;
     }
 
     /* the text blocks joined, and the reasoning */
@@ -1336,6 +1411,21 @@ ngx_http_llm_bedrock_event(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                                  NGX_HTTP_LLM_DELTA_SIGNATURE,
                                                  0, &s, ll);
             }
+
+            /* redacted reasoning (base64): Anthropic's redacted_thinking */
+
+            rc = ngx_http_llm_bedrock_string(st->pool, js, v,
+                                             "redactedContent", &s);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_OK && s.len) {
+                return ngx_http_llm_bedrock_emit(r, ctx,
+                                                 NGX_HTTP_LLM_DELTA_REDACTED,
+                                                 0, &s, ll);
+            }
         }
 
         return NGX_OK;
@@ -1530,4 +1620,372 @@ ngx_http_llm_bedrock_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/* what Converse and InvokeModel cannot take: a 400 before sending ------- */
+
+
+static ngx_int_t
+ngx_http_llm_bedrock_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_str_t               *model, format;
+    ngx_uint_t               i, j, family, v;
+    ngx_http_llm_part_t     *part;
+    ngx_http_llm_embed_t    *em;
+    ngx_http_llm_message_t  *msg;
+
+    model = &ctx->upstream_model;
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        em = ctx->embed;
+
+        if (em == NULL) {
+            return NGX_ERROR;
+        }
+
+        family = ngx_http_llm_bedrock_family(model);
+
+        if (family == 0) {
+            return ngx_http_llm_bedrock_bad(r, ctx,
+                       "The model \"%V\" is not a Bedrock embeddings model "
+                       "this gateway translates to: amazon.titan-embed-text-* "
+                       "or cohere.embed-*.", model);
+        }
+
+        if (family == NGX_HTTP_LLM_BEDROCK_TITAN) {
+
+            if (em->input.nelts > 1) {
+                return ngx_http_llm_bedrock_bad(r, ctx,
+                           "Amazon Titan Text Embeddings takes one input a "
+                           "request: send 'input' as one string, or route "
+                           "batches to a cohere.embed-* model.");
+            }
+
+            v = (ngx_strlcasestrn(model->data, model->data + model->len,
+                                  (u_char *) "-v2", 3 - 1)
+                 != NULL);
+
+            if (em->dimensions > 0 && !v) {
+                return ngx_http_llm_bedrock_bad(r, ctx,
+                           "'dimensions' is not supported by \"%V\".", model);
+            }
+
+            if (em->dimensions > 0 && em->dimensions != 256
+                && em->dimensions != 512 && em->dimensions != 1024)
+            {
+                return ngx_http_llm_bedrock_bad(r, ctx,
+                           "'dimensions' must be 256, 512 or 1024 for Amazon "
+                           "Titan Text Embeddings V2.");
+            }
+
+            return NGX_OK;
+        }
+
+        if (em->input.nelts > NGX_HTTP_LLM_BEDROCK_COHERE_MAX) {
+            return ngx_http_llm_bedrock_bad(r, ctx,
+                       "Cohere Embed on Bedrock takes at most 96 inputs a "
+                       "request.");
+        }
+
+        v = (ngx_strlcasestrn(model->data, model->data + model->len,
+                              (u_char *) "embed-v4", 8 - 1)
+             != NULL);
+
+        if (em->dimensions > 0 && !v) {
+            return ngx_http_llm_bedrock_bad(r, ctx,
+                       "'dimensions' is not supported by \"%V\" (Cohere "
+                       "Embed v4 takes it).", model);
+        }
+
+        if (em->dimensions > 0 && em->dimensions != 256
+            && em->dimensions != 512 && em->dimensions != 1024
+            && em->dimensions != 1536)
+        {
+            return ngx_http_llm_bedrock_bad(r, ctx,
+                       "'dimensions' must be 256, 512, 1024 or 1536 for "
+                       "Cohere Embed v4.");
+        }
+
+        return NGX_OK;
+    }
+
+    if (ctx->req == NULL) {
+        return NGX_OK;
+    }
+
+    /* documents: base64 of a type Converse reads, never by URL */
+
+    msg = ctx->req->messages.elts;
+
+    for (i = 0; i < ctx->req->messages.nelts; i++) {
+        part = msg[i].parts.elts;
+
+        for (j = 0; j < msg[i].parts.nelts; j++) {
+            if (part[j].type != NGX_HTTP_LLM_PART_FILE) {
+                continue;
+            }
+
+            if (part[j].data.len == 0) {
+                return ngx_http_llm_bedrock_bad(r, ctx,
+                           "A document for this model must be sent as "
+                           "base64 data (file_data): Bedrock does not fetch "
+                           "URLs.");
+            }
+
+            if (ngx_http_llm_bedrock_doc_format(&part[j].media_type, &format)
+                != NGX_OK)
+            {
+                return ngx_http_llm_bedrock_bad(r, ctx,
+                           "A document of type \"%V\" cannot be sent to "
+                           "this model: Bedrock takes pdf, csv, doc, docx, "
+                           "xls, xlsx, html, txt and md.",
+                           &part[j].media_type);
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_bedrock_bad(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    const char *fmt, ...)
+{
+    va_list    args;
+    ngx_int_t  rc;
+
+    va_start(args, fmt);
+    rc = ngx_http_llm_vbad(r->pool, &ctx->error, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+/* "amazon.titan-embed-text-v2:0", "us.cohere.embed-v4:0" */
+
+static ngx_uint_t
+ngx_http_llm_bedrock_family(ngx_str_t *model)
+{
+    u_char  *p, *last;
+
+    p = model->data;
+    last = p + model->len;
+
+    if (ngx_strlcasestrn(p, last, (u_char *) "titan-embed-text", 16 - 1)) {
+        return NGX_HTTP_LLM_BEDROCK_TITAN;
+    }
+
+    if (ngx_strlcasestrn(p, last, (u_char *) "cohere.embed", 12 - 1)) {
+        return NGX_HTTP_LLM_BEDROCK_COHERE;
+    }
+
+    return 0;
+}
+
+
+/* a media type as a Converse DocumentBlock format */
+
+static ngx_int_t
+ngx_http_llm_bedrock_doc_format(ngx_str_t *media, ngx_str_t *format)
+{
+    ngx_uint_t  i;
+
+    static ngx_str_t  formats[][2] = {
+        { ngx_string("application/pdf"), ngx_string("pdf") },
+        { ngx_string("text/csv"), ngx_string("csv") },
+        { ngx_string("application/msword"), ngx_string("doc") },
+        { ngx_string("application/vnd.openxmlformats-officedocument"
+                     ".wordprocessingml.document"), ngx_string("docx") },
+        { ngx_string("application/vnd.ms-excel"), ngx_string("xls") },
+        { ngx_string("application/vnd.openxmlformats-officedocument"
+                     ".spreadsheetml.sheet"), ngx_string("xlsx") },
+        { ngx_string("text/html"), ngx_string("html") },
+        { ngx_string("text/plain"), ngx_string("txt") },
+        { ngx_string("text/markdown"), ngx_string("md") },
+    };
+
+    for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        if (media->len == formats[i][0].len
+            && ngx_strncasecmp(media->data, formats[i][0].data, media->len)
+               == 0)
+        {
+            *format = formats[i][1];
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * {"document":{"format","name","source":{"bytes"}}}: a name may hold
+ * letters, digits, single spaces, hyphens, parentheses and brackets only:
+ * the extension is dropped, other bytes become hyphens; "document" when
+ * nothing is left
+ */
+
+static void
+ngx_http_llm_bedrock_document(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
+    ngx_http_llm_part_t *part)
+{
+    u_char     *p, *dot, c;
+    ngx_str_t   format, name;
+    ngx_uint_t  i;
+
+    if (ngx_http_llm_bedrock_doc_format(&part->media_type, &format)
+        != NGX_OK)
+    {
+        ngx_str_set(&format, "txt");
+    }
+
+    name.len = part->name.len;
+    dot = ngx_strlchr(part->name.data, part->name.data + part->name.len, '.');
+
+    while (dot) {
+        name.len = dot - part->name.data;
+        dot = ngx_strlchr(dot + 1, part->name.data + part->name.len, '.');
+    }
+
+    name.data = ngx_pnalloc(r->pool, name.len + 1);
+    if (name.data == NULL) {
+        jw->failed = 1;
+        return;
+    }
+
+    p = name.data;
+
+    for (i = 0; i < name.len; i++) {
+        c = part->name.data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == ' ' || c == '-'
+              || c == '(' || c == ')' || c == '[' || c == ']'))
+        {
+            c = '-';
+        }
+
+        if (c == ' ' && (p == name.data || p[-1] == ' ')) {
+            continue;
+        }
+
+        *p++ = c;
+    }
+
+    while (p > name.data && p[-1] == ' ') {
+        p--;
+    }
+
+    name.len = p - name.data;
+
+    if (name.len == 0) {
+        ngx_str_set(&name, "document");
+    }
+
+    ngx_http_llm_jw_lit(jw, "{\"document\":{\"format\":");
+    ngx_http_llm_jw_string(jw, &format);
+    ngx_http_llm_jw_lit(jw, ",\"name\":");
+    ngx_http_llm_jw_string(jw, &name);
+    ngx_http_llm_jw_lit(jw, ",\"source\":{\"bytes\":");
+    ngx_http_llm_jw_string(jw, &part->data);
+    ngx_http_llm_jw_lit(jw, "}}}");
+}
+
+
+/* embeddings: InvokeModel of Titan Text Embeddings or Cohere Embed ----- */
+
+
+static void
+ngx_http_llm_bedrock_embed_body(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_jw_t *jw)
+{
+    ngx_str_t             *s;
+    ngx_uint_t             i;
+    ngx_http_llm_embed_t  *em;
+
+    em = ctx->embed;
+    s = em->input.elts;
+
+    if (ngx_http_llm_bedrock_family(&ctx->upstream_model)
+        == NGX_HTTP_LLM_BEDROCK_TITAN)
+    {
+        /* normalize is true by default */
+
+        ngx_http_llm_jw_lit(jw, "{\"inputText\":");
+        ngx_http_llm_jw_string(jw, &s[0]);
+
+        if (em->dimensions > 0) {
+            ngx_http_llm_jw_lit(jw, ",\"dimensions\":");
+            ngx_http_llm_jw_int(jw, em->dimensions);
+        }
+
+        ngx_http_llm_jw_lit(jw, "}");
+        return;
+    }
+
+    ngx_http_llm_jw_lit(jw, "{\"texts\":[");
+
+    for (i = 0; i < em->input.nelts; i++) {
+        if (i) {
+            ngx_http_llm_jw_lit(jw, ",");
+        }
+
+        ngx_http_llm_jw_string(jw, &s[i]);
+    }
+
+    /* OpenAI's embeddings are for search: documents, in Cohere's words */
+
+    ngx_http_llm_jw_lit(jw, "],\"input_type\":\"search_document\"");
+
+    if (em->dimensions > 0) {
+        ngx_http_llm_jw_lit(jw, ",\"output_dimension\":");
+        ngx_http_llm_jw_int(jw, em->dimensions);
+    }
+
+    ngx_http_llm_jw_lit(jw, "}");
+}
+
+
+/*
+ * Titan: {"embedding":[...],"inputTextTokenCount":N}; Cohere:
+ * {"embeddings":[[...],...]} or, by type, {"embeddings":{"float":[...]}},
+ * without a token count
+ */
+
+static ngx_int_t
+ngx_http_llm_bedrock_embed_response(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out)
+{
+    ngx_int_t            rc, e, v, tokens;
+    ngx_http_llm_json_t  js;
+
+    rc = ngx_http_llm_embed_json(r, body, &js);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_llm_bedrock_family(&ctx->upstream_model)
+        == NGX_HTTP_LLM_BEDROCK_TITAN)
+    {
+        e = ngx_http_llm_json_get(&js, 0, "embedding");
+        v = ngx_http_llm_json_get(&js, 0, "inputTextTokenCount");
+
+        if (v < 0 || ngx_http_llm_json_int(&js, v, &tokens) != NGX_OK) {
+            tokens = -1;
+        }
+
+        return ngx_http_llm_embed_write(r, ctx, &js, &e, 1, tokens, out);
+    }
+
+    e = ngx_http_llm_json_get(&js, 0, "embeddings");
+
+    if (e >= 0 && ngx_http_llm_json_type(&js, e) == NGX_HTTP_LLM_JSON_OBJECT) {
+        e = ngx_http_llm_json_get(&js, e, "float");
+    }
+
+    return ngx_http_llm_embed_array(r, ctx, &js, e, NULL, out);
 }

@@ -11,6 +11,7 @@
 #include "ngx_http_llm_provider.h"
 #include "ngx_http_llm_canonical.h"
 #include "ngx_http_llm_json.h"
+#include "ngx_http_llm_embeddings.h"
 
 
 /*
@@ -66,6 +67,10 @@ typedef struct {
 } ngx_http_llm_gemini_mime_t;
 
 
+static void ngx_http_llm_gemini_embed_body(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *model, ngx_http_llm_jw_t *jw);
+static ngx_int_t ngx_http_llm_gemini_embed_response(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out);
 static ngx_int_t ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_gemini_stream_event(ngx_http_request_t *r,
@@ -140,11 +145,12 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_gemini = {
     ngx_string("/v1beta"),
     0,
     0,                                     /* openai_format */
-    0,                                     /* embeddings */
+    1,                                     /* embeddings */
     ngx_http_llm_gemini_create_request,
     ngx_http_llm_gemini_stream_event,
     ngx_http_llm_gemini_response,
-    ngx_http_llm_gemini_error
+    ngx_http_llm_gemini_error,
+    NULL                                   /* check */
 };
 
 
@@ -203,7 +209,7 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
 
     pc = ctx->provider;
 
-    if (ctx->req == NULL) {
+    if (ctx->req == NULL && ctx->embed == NULL) {
         /* the handler sends every non-OpenAI provider a canonical one */
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "llm: gemini provider \"%V\" without a translated "
@@ -222,7 +228,10 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ctx->stream) {
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        ngx_str_set(&method, ":batchEmbedContents");
+
+    } else if (ctx->stream) {
         ngx_str_set(&method, ":streamGenerateContent?alt=sse");
 
     } else {
@@ -231,11 +240,18 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
 
     /* the body first: its length goes into the headers */
 
-    if (ngx_http_llm_jw_init(&jw, r->pool, ctx->body.len + 1024) != NGX_OK) {
+    if (ngx_http_llm_jw_init(&jw, r->pool, 2 * ctx->body.len + 1024)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    ngx_http_llm_gemini_body(r, ctx->req, pc, &jw);
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        ngx_http_llm_gemini_embed_body(r, ctx, &model, &jw);
+
+    } else {
+        ngx_http_llm_gemini_body(r, ctx->req, pc, &jw);
+    }
 
     body = ngx_http_llm_jw_chain(&jw);
     if (body == NULL) {
@@ -1169,6 +1185,71 @@ ngx_http_llm_gemini_field(ngx_http_llm_jw_t *jw, ngx_uint_t *n,
 }
 
 
+/*
+ * OpenAI /v1/embeddings as batchEmbedContents (PROVIDERS.md 3.6): one
+ * request per input, each naming the model again; "dimensions" is
+ * outputDimensionality.  The answer's embeddings come in input order and
+ * carry no token counts: usage is zeros.
+ */
+
+static void
+ngx_http_llm_gemini_embed_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *model, ngx_http_llm_jw_t *jw)
+{
+    ngx_str_t             *s;
+    ngx_uint_t             i;
+    ngx_http_llm_embed_t  *em;
+
+    em = ctx->embed;
+    s = em->input.elts;
+
+    ngx_http_llm_jw_lit(jw, "{\"requests\":[");
+
+    for (i = 0; i < em->input.nelts; i++) {
+        if (i) {
+            ngx_http_llm_jw_lit(jw, ",");
+        }
+
+        /* the model is URL-safe: nothing to escape */
+
+        ngx_http_llm_jw_lit(jw, "{\"model\":\"models/");
+        ngx_http_llm_jw_raw(jw, model->data, model->len);
+        ngx_http_llm_jw_lit(jw, "\",\"content\":{\"parts\":[{\"text\":");
+        ngx_http_llm_jw_string(jw, &s[i]);
+        ngx_http_llm_jw_lit(jw, "}]}");
+
+        if (em->dimensions > 0) {
+            ngx_http_llm_jw_lit(jw, ",\"outputDimensionality\":");
+            ngx_http_llm_jw_int(jw, em->dimensions);
+        }
+
+        ngx_http_llm_jw_lit(jw, "}");
+    }
+
+    ngx_http_llm_jw_lit(jw, "]}");
+}
+
+
+static ngx_int_t
+ngx_http_llm_gemini_embed_response(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_chain_t **out)
+{
+    ngx_int_t            rc;
+    ngx_http_llm_json_t  js;
+
+    rc = ngx_http_llm_embed_json(r, body, &js);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_llm_embed_array(r, ctx, &js,
+                                    ngx_http_llm_json_get(&js, 0,
+                                                          "embeddings"),
+                                    "values", out);
+}
+
+
 static ngx_int_t
 ngx_http_llm_gemini_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_t *body, ngx_chain_t **out)
@@ -1176,6 +1257,10 @@ ngx_http_llm_gemini_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_int_t                 rc, c, cand, content, v, f;
     ngx_http_llm_json_t       js;
     ngx_http_llm_response_t   resp;
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+        return ngx_http_llm_gemini_embed_response(r, ctx, body, out);
+    }
 
     rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
                                  NGX_HTTP_LLM_GEMINI_MAX_TOKENS);

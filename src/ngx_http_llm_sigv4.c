@@ -19,6 +19,18 @@ static void ngx_http_llm_sigv4_sha256_hex(u_char *data, size_t len,
 static ngx_int_t ngx_http_llm_sigv4_hmac(u_char *key, size_t klen,
     u_char *data, size_t len, u_char *out);
 static u_char *ngx_http_llm_sigv4_uri(u_char *p, ngx_str_t *path);
+static u_char *ngx_http_llm_sigv4_encode(u_char *p, u_char *s, size_t len,
+    ngx_uint_t slash);
+static size_t ngx_http_llm_sigv4_decode(u_char *dst, u_char *s, size_t len);
+static ngx_int_t ngx_http_llm_sigv4_hex(u_char c);
+static int ngx_libc_cdecl ngx_http_llm_sigv4_param_cmp(const void *one,
+    const void *two);
+
+
+typedef struct {
+    ngx_str_t    name;      /* encoded again */
+    ngx_str_t    value;
+} ngx_http_llm_sigv4_param_t;
 
 
 ngx_int_t
@@ -82,6 +94,9 @@ ngx_http_llm_sigv4_authorization(ngx_pool_t *pool, ngx_http_llm_sigv4_t *s,
     ngx_http_llm_sigv4_sha256_hex(s->payload.data, s->payload.len, p);
     p += 2 * NGX_HTTP_LLM_SHA256_LEN;
 
+    s->canonical_request.data = creq;
+    s->canonical_request.len = p - creq;
+
     ngx_http_llm_sigv4_sha256_hex(creq, p - creq, hash);
 
     /* the string to sign */
@@ -106,6 +121,9 @@ ngx_http_llm_sigv4_authorization(ngx_pool_t *pool, ngx_http_llm_sigv4_t *s,
     p = ngx_cpymem(p, s->service.data, s->service.len);
     p = ngx_cpymem(p, "/aws4_request\n", sizeof("/aws4_request\n") - 1);
     p = ngx_cpymem(p, hash, 2 * NGX_HTTP_LLM_SHA256_LEN);
+
+    s->string_to_sign.data = sts;
+    s->string_to_sign.len = p - sts;
 
     /* the signing key */
 
@@ -186,6 +204,58 @@ ngx_http_llm_sigv4_authorization(ngx_pool_t *pool, ngx_http_llm_sigv4_t *s,
 }
 
 
+ngx_int_t
+ngx_http_llm_sigv4_sign_key(ngx_pool_t *pool, ngx_http_llm_sigv4_t *s,
+    ngx_str_t *key, ngx_str_t *host, ngx_str_t *region, ngx_str_t *path,
+    ngx_str_t *body, u_char *date)
+{
+    u_char  *colon, *p;
+
+    ngx_memzero(s, sizeof(ngx_http_llm_sigv4_t));
+
+    colon = ngx_strlchr(key->data, key->data + key->len, ':');
+    if (colon == NULL) {
+        return NGX_ERROR;
+    }
+
+    s->access_key.data = key->data;
+    s->access_key.len = colon - key->data;
+    s->secret_key.data = colon + 1;
+    s->secret_key.len = key->data + key->len - (colon + 1);
+
+    p = ngx_strlchr(s->secret_key.data,
+                    s->secret_key.data + s->secret_key.len, ':');
+
+    if (p) {
+        s->token.data = p + 1;
+        s->token.len = s->secret_key.data + s->secret_key.len - (p + 1);
+        s->secret_key.len = p - s->secret_key.data;
+    }
+
+    ngx_str_set(&s->hdrs[0].key, "content-type");
+    ngx_str_set(&s->hdrs[0].value, "application/json");
+    ngx_str_set(&s->hdrs[1].key, "host");
+    s->hdrs[1].value = *host;
+    ngx_str_set(&s->hdrs[2].key, "x-amz-date");
+    s->hdrs[2].value.data = date;
+    s->hdrs[2].value.len = 16;
+    ngx_str_set(&s->hdrs[3].key, "x-amz-security-token");
+    s->hdrs[3].value = s->token;
+
+    ngx_str_set(&s->method, "POST");
+    s->path = *path;
+    s->headers = s->hdrs;
+    s->nheaders = s->token.len ? 4 : 3;
+    s->payload = *body;
+    s->region = *region;
+    ngx_str_set(&s->service, "bedrock");
+    s->amz_date.data = date;
+    s->amz_date.len = 16;
+
+    return ngx_http_llm_sigv4_authorization(pool, s, &s->authorization);
+}
+
+
 u_char *
 ngx_http_llm_sigv4_date(u_char *p, time_t t)
 {
@@ -207,22 +277,30 @@ ngx_http_llm_sigv4_date(u_char *p, time_t t)
 static u_char *
 ngx_http_llm_sigv4_uri(u_char *p, ngx_str_t *path)
 {
-    u_char      c;
-    ngx_uint_t  i;
-
-    static u_char  hex[] = "0123456789ABCDEF";
-
     if (path->len == 0) {
         *p++ = '/';
         return p;
     }
 
-    for (i = 0; i < path->len; i++) {
-        c = path->data[i];
+    return ngx_http_llm_sigv4_encode(p, path->data, path->len, 1);
+}
+
+
+static u_char *
+ngx_http_llm_sigv4_encode(u_char *p, u_char *s, size_t len, ngx_uint_t slash)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
 
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
             || (c >= '0' && c <= '9')
-            || c == '-' || c == '_' || c == '.' || c == '~' || c == '/')
+            || c == '-' || c == '_' || c == '.' || c == '~'
+            || (c == '/' && slash))
         {
             *p++ = c;
             continue;
@@ -234,6 +312,184 @@ ngx_http_llm_sigv4_uri(u_char *p, ngx_str_t *path)
     }
 
     return p;
+}
+
+
+ngx_int_t
+ngx_http_llm_sigv4_query(ngx_pool_t *pool, ngx_str_t *query, ngx_str_t *out)
+{
+    u_char                      *p, *last, *amp, *eq, *tmp;
+    size_t                       n;
+    ngx_uint_t                   i, nparams;
+    ngx_str_t                   *f;
+    ngx_http_llm_sigv4_param_t  *params;
+
+    ngx_str_null(out);
+
+    if (query->len == 0) {
+        return NGX_OK;
+    }
+
+    nparams = 1;
+
+    for (i = 0; i < query->len; i++) {
+        if (query->data[i] == '&') {
+            nparams++;
+        }
+    }
+
+    params = ngx_pnalloc(pool, nparams * sizeof(ngx_http_llm_sigv4_param_t));
+    tmp = ngx_pnalloc(pool, query->len);
+    out->data = ngx_pnalloc(pool, 3 * query->len + nparams);
+
+    if (params == NULL || tmp == NULL || out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* each name and value decoded into tmp, then encoded into the pool */
+
+    n = 0;
+    p = query->data;
+    last = query->data + query->len;
+
+    while (p < last) {
+        amp = ngx_strlchr(p, last, '&');
+        if (amp == NULL) {
+            amp = last;
+        }
+
+        if (amp == p) {
+            p++;
+            continue;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+        if (eq == NULL) {
+            eq = amp;
+        }
+
+        f = &params[n].name;
+
+        for (i = 0; i < 2; i++) {
+            f->len = ngx_http_llm_sigv4_decode(tmp, p, eq - p);
+
+            f->data = ngx_pnalloc(pool, 3 * f->len + 1);
+            if (f->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            f->len = ngx_http_llm_sigv4_encode(f->data, tmp, f->len, 0)
+                     - f->data;
+
+            f = &params[n].value;
+            p = (eq < amp) ? eq + 1 : amp;
+            eq = amp;
+        }
+
+        n++;
+        p = amp;
+    }
+
+    ngx_qsort(params, n, sizeof(ngx_http_llm_sigv4_param_t),
+              ngx_http_llm_sigv4_param_cmp);
+
+    p = out->data;
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = '&';
+        }
+
+        p = ngx_cpymem(p, params[i].name.data, params[i].name.len);
+        *p++ = '=';
+        p = ngx_cpymem(p, params[i].value.data, params[i].value.len);
+    }
+
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_llm_sigv4_decode(u_char *dst, u_char *s, size_t len)
+{
+    u_char      *d, c;
+    ngx_int_t    hi, lo;
+    ngx_uint_t   i;
+
+    d = dst;
+
+    for (i = 0; i < len; i++) {
+        c = s[i];
+
+        if (c == '%' && i + 2 < len) {
+            hi = ngx_http_llm_sigv4_hex(s[i + 1]);
+            lo = ngx_http_llm_sigv4_hex(s[i + 2]);
+
+            if (hi >= 0 && lo >= 0) {
+                *d++ = (u_char) (hi << 4 | lo);
+                i += 2;
+                continue;
+            }
+        }
+
+        *d++ = c;
+    }
+
+    return d - dst;
+}
+
+
+static ngx_int_t
+ngx_http_llm_sigv4_hex(u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_llm_sigv4_param_cmp(const void *one, const void *two)
+{
+    size_t                             n;
+    ngx_int_t                          rc;
+    const ngx_http_llm_sigv4_param_t  *a, *b;
+    const ngx_str_t                   *x, *y;
+    ngx_uint_t                         i;
+
+    a = one;
+    b = two;
+
+    x = &a->name;
+    y = &b->name;
+
+    for (i = 0; i < 2; i++) {
+        n = ngx_min(x->len, y->len);
+        rc = n ? ngx_memcmp(x->data, y->data, n) : 0;
+
+        if (rc != 0) {
+            return (int) rc;
+        }
+
+        if (x->len != y->len) {
+            return x->len < y->len ? -1 : 1;
+        }
+
+        x = &a->value;
+        y = &b->value;
+    }
+
+    return 0;
 }
 
 

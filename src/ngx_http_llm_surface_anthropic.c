@@ -27,6 +27,7 @@
 #define NGX_HTTP_LLM_ANTHROPIC_TEXT       1
 #define NGX_HTTP_LLM_ANTHROPIC_THINKING   2
 #define NGX_HTTP_LLM_ANTHROPIC_TOOL       3
+#define NGX_HTTP_LLM_ANTHROPIC_REDACTED   4
 
 
 /* the state of a stream written to the client */
@@ -1631,6 +1632,24 @@ ngx_http_llm_anthropic_write_delta(ngx_http_request_t *r,
         return ngx_http_llm_anthropic_block_delta(r, st->open, delta->type,
                                                   &delta->text, ll);
 
+    case NGX_HTTP_LLM_DELTA_REDACTED:
+
+        /* a whole block: started with its data, stopped at once */
+
+        if (delta->text.len == 0 || st->finished) {
+            return NGX_OK;
+        }
+
+        if (ngx_http_llm_anthropic_block_start(r, st,
+                                               NGX_HTTP_LLM_ANTHROPIC_REDACTED,
+                                               &delta->text, NULL, ll)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llm_anthropic_block_stop(r, st, ll);
+
     case NGX_HTTP_LLM_DELTA_TOOL_START:
 
         if (st->finished) {
@@ -1869,6 +1888,15 @@ ngx_http_llm_anthropic_block_start(ngx_http_request_t *r,
         ngx_http_llm_piece(&pc[1], "{\"type\":\"thinking\",\"thinking\":\"\","
                                    "\"signature\":\"\"}}", 0);
         n = 2;
+        break;
+
+    case NGX_HTTP_LLM_ANTHROPIC_REDACTED:
+        /* id: the opaque data, byte-exact */
+        ngx_http_llm_piece(&pc[1], "{\"type\":\"redacted_thinking\","
+                                   "\"data\":\"", 0);
+        ngx_http_llm_piece_str(&pc[2], id, 1);
+        ngx_http_llm_piece(&pc[3], "\"}}", 0);
+        n = 4;
         break;
 
     default: /* NGX_HTTP_LLM_ANTHROPIC_TOOL */

@@ -1,8 +1,9 @@
 # The AWS Bedrock provider (type=bedrock): Converse and ConverseStream.
 # The request (URL with the model id escaped, SigV4 headers, the Converse
 # body) with tcp_listen: the date and signature vary with the clock, so
-# the request is matched by a regular expression and its signature
-# recomputed here with Digest::SHA from the request itself; recorded
+# the request is matched by a regular expression (SigV4 itself is checked
+# against AWS's test suite and a Bedrock-shaped request, whose signature
+# t/151-sigv4-vectors.t recomputes with Digest::SHA); recorded
 # answers (t/fixtures/derived/pydantic-ai/test_bedrock) translated to
 # OpenAI responses; recorded binary event streams (*.eventstream.bin)
 # replayed with tcp_reply and translated to OpenAI chunks; errors.

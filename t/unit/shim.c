@@ -224,3 +224,126 @@ ngx_escape_uri(u_char *dst, u_char *src, size_t size, ngx_uint_t type)
 
     return dst ? (uintptr_t) dst : (uintptr_t) n;
 }
+
+
+/* SigV4 (src/ngx_http_llm_sigv4.c): hex, zeroing, the time of a date */
+
+__attribute__((weak)) u_char *
+ngx_hex_dump(u_char *dst, u_char *src, size_t len)
+{
+    static u_char  hex[] = "0123456789abcdef";
+
+    while (len--) {
+        *dst++ = hex[*src >> 4];
+        *dst++ = hex[*src++ & 0xf];
+    }
+
+    return dst;
+}
+
+
+__attribute__((weak)) void
+ngx_explicit_memzero(void *buf, size_t n)
+{
+    volatile u_char  *p = buf;
+
+    while (n--) {
+        *p++ = 0;
+    }
+}
+
+
+__attribute__((weak)) void
+ngx_gmtime(time_t t, ngx_tm_t *tp)
+{
+    struct tm  tm;
+
+    gmtime_r(&t, &tm);
+
+    tp->ngx_tm_sec = tm.tm_sec;
+    tp->ngx_tm_min = tm.tm_min;
+    tp->ngx_tm_hour = tm.tm_hour;
+    tp->ngx_tm_mday = tm.tm_mday;
+    tp->ngx_tm_mon = tm.tm_mon + 1;
+    tp->ngx_tm_year = tm.tm_year + 1900;
+    tp->ngx_tm_wday = tm.tm_wday;
+}
+
+
+/* embeddings' base64 form (src/ngx_http_llm_embeddings.c) */
+
+__attribute__((weak)) void
+ngx_encode_base64(ngx_str_t *dst, ngx_str_t *src)
+{
+    u_char      *d, *s;
+    size_t       len;
+
+    static u_char  b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    len = src->len;
+    s = src->data;
+    d = dst->data;
+
+    while (len > 2) {
+        *d++ = b64[(s[0] >> 2) & 0x3f];
+        *d++ = b64[((s[0] & 3) << 4) | (s[1] >> 4)];
+        *d++ = b64[((s[1] & 0x0f) << 2) | (s[2] >> 6)];
+        *d++ = b64[s[2] & 0x3f];
+
+        s += 3;
+        len -= 3;
+    }
+
+    if (len) {
+        *d++ = b64[(s[0] >> 2) & 0x3f];
+
+        if (len == 1) {
+            *d++ = b64[(s[0] & 3) << 4];
+            *d++ = '=';
+
+        } else {
+            *d++ = b64[((s[0] & 3) << 4) | (s[1] >> 4)];
+            *d++ = b64[(s[1] & 0x0f) << 2];
+        }
+
+        *d++ = '=';
+    }
+
+    dst->len = d - dst->data;
+}
+
+
+/* a whole file in malloc'd memory, NUL-terminated: for the harnesses */
+
+u_char *
+unit_read_file(const char *path, size_t *len)
+{
+    long     n;
+    FILE    *f;
+    u_char  *p;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+
+    p = malloc(n + 1);
+
+    if (p == NULL || n < 0 || fread(p, 1, n, f) != (size_t) n) {
+        fclose(f);
+        free(p);
+        return NULL;
+    }
+
+    fclose(f);
+
+    p[n] = '\0';
+    *len = n;
+
+    return p;
+}
