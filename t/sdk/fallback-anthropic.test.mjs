@@ -4,7 +4,7 @@
 // fallback, translated both ways; one whose OpenAI primary is rate
 // limited (429 + Retry-After) by the Anthropic fallback.
 //
-// t/075-sdk-fallback-anthropic.t starts nginx and runs this file; by hand:
+// t/077-sdk-fallback-anthropic.t starts nginx and runs this file; by hand:
 //
 //   ANTHROPIC_BASE_URL=http://127.0.0.1:8080 node --test t/sdk/fallback-anthropic.test.mjs
 

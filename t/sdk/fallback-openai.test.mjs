@@ -5,7 +5,7 @@
 // The client sees one ordinary answer, or one ordinary stream: never an
 // error, never two answers.
 //
-// t/074-sdk-fallback.t starts nginx on a free port and runs this file;
+// t/076-sdk-fallback.t starts nginx on a free port and runs this file;
 // by hand (QUICKSTART_CONF=conf-examples/fallback.conf make run):
 //
 //   OPENAI_BASE_URL=http://127.0.0.1:8080/v1 node --test t/sdk/fallback-openai.test.mjs
