@@ -269,9 +269,11 @@ struct ngx_http_llm_ctx_s {
 
     ngx_http_llm_usage_t            usage;
     ngx_uint_t                      upstream_status;
+    size_t                          generated;  /* text bytes streamed */
 
     ngx_msec_t                      start_msec;
     ngx_msec_t                      first_byte_msec;
+    ngx_msec_t                      first_token_msec; /* generated text */
 
     /* timers of an attempt: its conf with the read timeout of the
      * moment (llm_first_token_timeout), its deadline */
@@ -302,6 +304,11 @@ struct ngx_http_llm_ctx_s {
                                                         asked for next */
     unsigned                        cooldown_probe:1; /* llm_cooldown:
                                                          the probe */
+    unsigned                        stream_timeout:1; /* cut by a timeout */
+    unsigned                        usage_final:1; /* the provider's last */
+    unsigned                        usage_estimated:1; /* stream cut short:
+                                                          usage partly
+                                                          estimated */
 };
 
 
