@@ -6,6 +6,8 @@
 #                   with conf-examples/quickstart.conf (offline mocks)
 #   make test       build and run the whole Test::Nginx suite
 #   make bench      wrk: plain proxy_pass vs the module, same mock, one run
+#   make bench-peers the same through the Portkey gateway too (npm, build/)
+#   make reload-test nginx -s reload every second under wrk: no failures
 #
 # Missing Debian packages are installed with apt-get (sudo when not root).
 
@@ -28,7 +30,7 @@ DEB_PKGS := nginx nginx-dev libjsmn-dev libpcre2-dev zlib1g-dev libssl-dev \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build run test test-sdk bench clean lint valgrind unit \
-        asan asan-build fuzz fuzz-build
+        asan asan-build fuzz fuzz-build bench-peers reload-test
 
 all: build
 
@@ -131,6 +133,12 @@ valgrind: build
 
 bench: build
 	@t/bin/bench $(NGINX) $(MODULE)
+
+bench-peers: build
+	@t/bin/bench-peers $(NGINX) $(MODULE)
+
+reload-test: build
+	@t/bin/reload-test $(NGINX) $(MODULE)
 
 # -- asan: the whole suite against nginx 1.22.1 built from Debian's source
 #    package with AddressSanitizer + UBSan and NGX_DEBUG_PALLOC (t/bin/asan-build;

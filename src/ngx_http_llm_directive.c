@@ -10,6 +10,7 @@
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_directive.h"
 #include "ngx_http_llm_provider.h"
+#include "ngx_http_llm_router.h"
 
 
 #define NGX_HTTP_LLM_KEY_FILE_MAX  8192
@@ -18,6 +19,10 @@
 static ngx_int_t ngx_http_llm_read_key(ngx_conf_t *cf,
     ngx_http_llm_provider_conf_t *pc, ngx_str_t *src, ngx_uint_t optional);
 static ngx_int_t ngx_http_llm_valid_token(ngx_str_t *s);
+static ngx_int_t ngx_http_llm_header_param(ngx_conf_t *cf, ngx_str_t *param,
+    ngx_array_t **headers, const char *directive, ngx_str_t *name);
+static ngx_int_t ngx_http_llm_route_condition(ngx_conf_t *cf,
+    ngx_http_llm_route_t *route, ngx_str_t *param);
 
 
 static ngx_str_t  ngx_http_llm_own_headers[] = {
@@ -42,12 +47,10 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_llm_main_conf_t *lmcf = conf;
 
     u_char                         *p;
-    size_t                          len;
     ngx_str_t                      *value, s, key_src;
     ngx_url_t                       url;
     ngx_int_t                       n;
     ngx_uint_t                      i, optional, has_key, tls_set, beta;
-    ngx_str_t                      *hp;
     ngx_keyval_t                   *kv;
     ngx_http_llm_provider_conf_t   *pc, **ppc;
     const ngx_http_llm_preset_t    *preset;
@@ -160,57 +163,12 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         }
 
         if (ngx_strncmp(value[i].data, "header=", 7) == 0) {
-            s.data = value[i].data + 7;
-            s.len = value[i].len - 7;
-
-            p = ngx_strlchr(s.data, s.data + s.len, ':');
-
-            if (p == NULL || p == s.data
-                || ngx_strlchr(s.data, s.data + s.len, CR)
-                || ngx_strlchr(s.data, s.data + s.len, LF)
-                || ngx_strlchr(s.data, p, ' '))
+            if (ngx_http_llm_header_param(cf, &value[i], &pc->headers,
+                                          "llm_provider", &pc->name)
+                != NGX_OK)
             {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid header \"%V\" in llm_provider "
-                                   "\"%V\", use header=Name:value",
-                                   &s, &pc->name);
                 return NGX_CONF_ERROR;
             }
-
-            /* the framing and hop-by-hop headers are the module's */
-
-            for (hp = ngx_http_llm_own_headers; hp->len; hp++) {
-                if ((size_t) (p - s.data) == hp->len
-                    && ngx_strncasecmp(s.data, hp->data, hp->len) == 0)
-                {
-                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                       "header \"%V\" in llm_provider "
-                                       "\"%V\" is set by the module",
-                                       hp, &pc->name);
-                    return NGX_CONF_ERROR;
-                }
-            }
-
-            if (pc->headers == NULL) {
-                pc->headers = ngx_array_create(cf->pool, 2,
-                                               sizeof(ngx_keyval_t));
-                if (pc->headers == NULL) {
-                    return NGX_CONF_ERROR;
-                }
-            }
-
-            kv = ngx_array_push(pc->headers);
-            if (kv == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            kv->key.data = s.data;
-            kv->key.len = p - s.data;
-
-            for (p++; p < s.data + s.len && *p == ' '; p++) { /* void */ }
-
-            kv->value.data = p;
-            kv->value.len = s.data + s.len - p;
 
             continue;
         }
@@ -438,32 +396,11 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     /* extra headers, prebuilt as request lines */
 
-    if (pc->headers) {
-        kv = pc->headers->elts;
-        len = 0;
-
-        for (i = 0; i < pc->headers->nelts; i++) {
-            len += kv[i].key.len + 2 + kv[i].value.len + 2;
-        }
-
-        p = ngx_pnalloc(cf->pool, len);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        pc->extra_headers.data = p;
-        pc->extra_headers.len = len;
-
-        for (i = 0; i < pc->headers->nelts; i++) {
-            p = ngx_cpymem(p, kv[i].key.data, kv[i].key.len);
-            *p++ = ':'; *p++ = ' ';
-            p = ngx_cpymem(p, kv[i].value.data, kv[i].value.len);
-            *p++ = CR; *p++ = LF;
-        }
-
-    } else {
-        /* never NULL: the request writers copy it with ngx_cpymem() */
-        ngx_str_set(&pc->extra_headers, "");
+    if (ngx_http_llm_headers_build(cf->pool, pc->headers, NULL,
+                                   &pc->extra_headers)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     pc->index = lmcf->providers.nelts;
@@ -645,6 +582,168 @@ ngx_http_llm_valid_token(ngx_str_t *s)
 }
 
 
+/*
+ * header=Name:value of llm_provider and of llm_route targets: the
+ * framing and hop-by-hop headers are the module's
+ */
+
+static ngx_int_t
+ngx_http_llm_header_param(ngx_conf_t *cf, ngx_str_t *param,
+    ngx_array_t **headers, const char *directive, ngx_str_t *name)
+{
+    u_char        *p;
+    ngx_str_t      s, *hp;
+    ngx_keyval_t  *kv;
+
+    s.data = param->data + 7;
+    s.len = param->len - 7;
+
+    p = ngx_strlchr(s.data, s.data + s.len, ':');
+
+    if (p == NULL || p == s.data
+        || ngx_strlchr(s.data, s.data + s.len, CR)
+        || ngx_strlchr(s.data, s.data + s.len, LF)
+        || ngx_strlchr(s.data, p, ' '))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid header \"%V\" in %s \"%V\", "
+                           "use header=Name:value", &s, directive, name);
+        return NGX_ERROR;
+    }
+
+    for (hp = ngx_http_llm_own_headers; hp->len; hp++) {
+        if ((size_t) (p - s.data) == hp->len
+            && ngx_strncasecmp(s.data, hp->data, hp->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "header \"%V\" in %s \"%V\" is set by the "
+                               "module", hp, directive, name);
+            return NGX_ERROR;
+        }
+    }
+
+    if (*headers == NULL) {
+        *headers = ngx_array_create(cf->pool, 2, sizeof(ngx_keyval_t));
+        if (*headers == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    kv = ngx_array_push(*headers);
+    if (kv == NULL) {
+        return NGX_ERROR;
+    }
+
+    kv->key.data = s.data;
+    kv->key.len = p - s.data;
+
+    for (p++; p < s.data + s.len && *p == ' '; p++) { /* void */ }
+
+    kv->value.data = p;
+    kv->value.len = s.data + s.len - p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The extra header lines of a provider, "Name: value\r\n" each: those of
+ * "base" that "over" does not name again, then those of "over"
+ */
+
+ngx_int_t
+ngx_http_llm_headers_build(ngx_pool_t *pool, ngx_array_t *base,
+    ngx_array_t *over, ngx_str_t *out)
+{
+    u_char        *p;
+    size_t         len;
+    ngx_uint_t     i, j, k, n;
+    ngx_array_t   *list[2];
+    ngx_keyval_t  *kv, *ov;
+
+    list[0] = base;
+    list[1] = over;
+
+    for (n = 0; n < 2; n++) {
+        len = 0;
+        p = out->data;
+
+        for (k = 0; k < 2; k++) {
+            if (list[k] == NULL) {
+                continue;
+            }
+
+            kv = list[k]->elts;
+
+            for (i = 0; i < list[k]->nelts; i++) {
+
+                if (k == 0 && over) {
+                    ov = over->elts;
+
+                    for (j = 0; j < over->nelts; j++) {
+                        if (ov[j].key.len == kv[i].key.len
+                            && ngx_strncasecmp(ov[j].key.data,
+                                               kv[i].key.data,
+                                               kv[i].key.len) == 0)
+                        {
+                            break;
+                        }
+                    }
+
+                    if (j < over->nelts) {
+                        continue;
+                    }
+                }
+
+                if (n == 0) {
+                    len += kv[i].key.len + 2 + kv[i].value.len + 2;
+                    continue;
+                }
+
+                p = ngx_cpymem(p, kv[i].key.data, kv[i].key.len);
+                *p++ = ':'; *p++ = ' ';
+                p = ngx_cpymem(p, kv[i].value.data, kv[i].value.len);
+                *p++ = CR; *p++ = LF;
+            }
+        }
+
+        if (n == 1) {
+            break;
+        }
+
+        if (len == 0) {
+            /* never NULL: the request writers copy it with ngx_cpymem() */
+            ngx_str_set(out, "");
+            return NGX_OK;
+        }
+
+        out->data = ngx_pnalloc(pool, len);
+        if (out->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        out->len = len;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_str_t  ngx_http_llm_strategies[] = {
+    ngx_string("weighted"),
+    ngx_string("priority"),
+    ngx_string("least-busy"),
+    ngx_string("lowest-latency"),
+    ngx_string("cheapest"),
+    ngx_null_string
+};
+
+
+/*
+ * llm_route pattern target [weight=N] [max_tokens=N] [header=Name:value]
+ *           ... [fallback=target ...] [strategy=name] [if=condition ...]
+ */
+
 char *
 ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -652,8 +751,8 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                   *p;
     ngx_int_t                 n;
-    ngx_str_t                *value, arg;
-    ngx_uint_t                i, fallback;
+    ngx_str_t                *value, arg, s;
+    ngx_uint_t                i, k, fallback, strategy;
     ngx_regex_compile_t       rc;
     ngx_http_llm_route_t     *route;
     ngx_http_llm_target_t    *t;
@@ -728,6 +827,7 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     t = NULL;
     fallback = 0;
+    strategy = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -747,6 +847,81 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             t->weight = n;
+            continue;
+        }
+
+        /* overrides of the target before them */
+
+        if (ngx_strncmp(value[i].data, "max_tokens=", 11) == 0) {
+
+            n = ngx_atoi(value[i].data + 11, value[i].len - 11);
+
+            if (t == NULL || t->max_tokens || n == NGX_ERROR || n < 1) {
+                goto invalid;
+            }
+
+            t->max_tokens = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "header=", 7) == 0) {
+
+            if (t == NULL) {
+                goto invalid;
+            }
+
+            if (ngx_http_llm_header_param(cf, &value[i], &t->headers,
+                                          "llm_route", &value[1])
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "strategy=", 9) == 0) {
+
+            if (strategy) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate \"strategy\" in llm_route "
+                                   "\"%V\"", &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            for (k = 0; ngx_http_llm_strategies[k].len; k++) {
+                if (ngx_http_llm_strategies[k].len == s.len
+                    && ngx_strncmp(ngx_http_llm_strategies[k].data, s.data,
+                                   s.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (ngx_http_llm_strategies[k].len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "unknown strategy \"%V\" in llm_route "
+                                   "\"%V\", use weighted, priority, "
+                                   "least-busy, lowest-latency or cheapest",
+                                   &s, &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            route->strategy = k;
+            strategy = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "if=", 3) == 0) {
+            if (ngx_http_llm_route_condition(cf, route, &value[i])
+                != NGX_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -781,6 +956,7 @@ ngx_http_llm_route_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         t->weight = 1;
         t->fallback = fallback;
         t->provider_name = arg;
+        t->name = arg;
 
         if (!fallback) {
             route->nprimary++;
@@ -819,6 +995,119 @@ invalid:
                        "invalid parameter \"%V\"", &value[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * if=stream, if=tools, if=images (each also with "!"), if=tokens>N (<,
+ * <=, >=), if=$variable (true when neither empty nor "0"), if=!$variable
+ */
+
+static ngx_int_t
+ngx_http_llm_route_condition(ngx_conf_t *cf, ngx_http_llm_route_t *route,
+    ngx_str_t *param)
+{
+    u_char                            *p, *last;
+    ngx_int_t                          n;
+    ngx_str_t                          s;
+    ngx_http_llm_cond_t               *cond;
+    ngx_http_compile_complex_value_t   ccv;
+
+    s.data = param->data + 3;
+    s.len = param->len - 3;
+
+    if (route->conditions == NULL) {
+        route->conditions = ngx_array_create(cf->pool, 2,
+                                             sizeof(ngx_http_llm_cond_t));
+        if (route->conditions == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    cond = ngx_array_push(route->conditions);
+    if (cond == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(cond, sizeof(ngx_http_llm_cond_t));
+
+    if (s.len && s.data[0] == '!') {
+        cond->negate = 1;
+        s.data++;
+        s.len--;
+    }
+
+#define ngx_http_llm_cond_is(w)                                               \
+    (s.len == sizeof(w) - 1 && ngx_strncmp(s.data, w, s.len) == 0)
+
+    if (ngx_http_llm_cond_is("stream")) {
+        cond->type = NGX_HTTP_LLM_COND_STREAM;
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_cond_is("tools")) {
+        cond->type = NGX_HTTP_LLM_COND_TOOLS;
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_cond_is("images")) {
+        cond->type = NGX_HTTP_LLM_COND_IMAGES;
+        return NGX_OK;
+    }
+
+#undef ngx_http_llm_cond_is
+
+    if (s.len > 1 && s.data[0] == '$') {
+        cond->type = NGX_HTTP_LLM_COND_VAR;
+
+        cond->value = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (cond->value == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &s;
+        ccv.complex_value = cond->value;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (s.len > 6 && ngx_strncmp(s.data, "tokens", 6) == 0 && !cond->negate) {
+        p = s.data + 6;
+        last = s.data + s.len;
+
+        if (*p == '<' || *p == '>') {
+            cond->op = *p++;
+
+            if (p < last && *p == '=') {
+                cond->op = (cond->op == '<') ? 'l' : 'g';
+                p++;
+            }
+
+            n = ngx_atoi(p, last - p);
+
+            if (n != NGX_ERROR && n <= 100000000) {
+                cond->type = NGX_HTTP_LLM_COND_TOKENS;
+                cond->tokens = n;
+                return NGX_OK;
+            }
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid condition \"%V\" in llm_route \"%V\", use "
+                       "if=stream, if=tools, if=images, if=$variable (each "
+                       "may be negated with \"!\") or if=tokens>N (<, <=, "
+                       ">=)",
+                       param, &route->pattern);
+
+    return NGX_ERROR;
 }
 
 

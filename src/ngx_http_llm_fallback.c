@@ -13,12 +13,8 @@
 #include "ngx_http_llm_embeddings.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_shm.h"
+#include "ngx_http_llm_strategy.h"
 
-
-/* what a target's breaker answers */
-#define NGX_HTTP_LLM_CD_CLOSED   0
-#define NGX_HTTP_LLM_CD_OPEN     1
-#define NGX_HTTP_LLM_CD_PROBE    2
 
 /* Retry-After is honoured up to an hour */
 #define NGX_HTTP_LLM_RETRY_MAX   3600
@@ -78,8 +74,6 @@ static ngx_uint_t ngx_http_llm_fb_tries(ngx_http_llm_fb_t *fb);
 static void ngx_http_llm_fb_reason(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, const char *what, ngx_uint_t status,
     ngx_str_t *name);
-static ngx_uint_t ngx_http_llm_cooldown_check(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_uint_t take);
 static void ngx_http_llm_cooldown_report(ngx_http_request_t *r,
     ngx_http_llm_fb_target_t *ft, ngx_uint_t ok, ngx_msec_t retry_after);
 static ngx_msec_t ngx_http_llm_retry_after(ngx_http_request_t *r);
@@ -458,6 +452,9 @@ ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ctx->provider = pc;
     ctx->upstream_model = ft->model;
 
+    /* in flight at this target now (least-busy, lowest-latency) */
+    (void) ngx_http_llm_strategy_attempt(r, ctx);
+
     u->conf = &llcf->fallback_provider[pc->index];
 
 #if (NGX_HTTP_SSL)
@@ -806,7 +803,7 @@ ngx_http_llm_body_has(ngx_str_t *body, const char *s)
 #define ngx_http_llm_cd_probe_until(node)  (node)->tpm.level
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_llm_cooldown_check(ngx_http_request_t *r, ngx_str_t *name,
     ngx_uint_t take)
 {

@@ -40,6 +40,18 @@ ngx_int_t ngx_http_llm_fallback_status(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_fallback_reinit(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 
+/* what a target's breaker answers */
+#define NGX_HTTP_LLM_CD_CLOSED   0
+#define NGX_HTTP_LLM_CD_OPEN     1
+#define NGX_HTTP_LLM_CD_PROBE    2
+
+/*
+ * The breaker of the target "provider:model"; with "take", a target whose
+ * period is over is given to this request as its probe.
+ */
+ngx_uint_t ngx_http_llm_cooldown_check(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t take);
+
 char *ngx_http_llm_cooldown_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 

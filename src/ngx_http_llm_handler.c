@@ -18,6 +18,7 @@
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
 #include "ngx_http_llm_status.h"
+#include "ngx_http_llm_provider.h"
 
 
 #define NGX_HTTP_LLM_MEMBERS     64
@@ -26,9 +27,12 @@
 static ngx_uint_t ngx_http_llm_surface(ngx_http_request_t *r,
     ngx_str_t *model_id);
 static void ngx_http_llm_body_handler(ngx_http_request_t *r);
+static void ngx_http_llm_body_in_one_buffer(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_parse_request(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_check_model(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
     ngx_str_t *id);
@@ -138,6 +142,8 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_http_llm_body_in_one_buffer(r);
+
     rc = ngx_http_read_client_request_body(r, ngx_http_llm_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -145,6 +151,116 @@ ngx_http_llm_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * The body is parsed in place, so it is wanted in one piece of memory.
+ * nginx reads a body that did not come whole with the headers into a
+ * buffer of its own, after the part that came with them (in r->header_in):
+ * two pieces, which ngx_http_llm_read_body() would have to copy into a
+ * third.  When the whole body fits in r->header_in nginx reads it there,
+ * in one piece.  So when the body would be held in memory anyway (no
+ * larger than the buffer nginx would allocate for it: client_body_buffer_size
+ * and a quarter), r->header_in is pointed at memory of the body's size
+ * holding the part already read: nginx reads the rest after it, and
+ * allocates no buffer of its own.  r->header_in held only body bytes (no
+ * pipelined request), all consumed.
+ *
+ * The buffer structure stays nginx's (c->buffer, or a large header
+ * buffer, which outlive the request: ngx_http_set_keepalive() reads it
+ * after the request's pool is gone); its memory is given back when the
+ * request's pool is destroyed, by a cleanup that runs first.  Chunked,
+ * HTTP/2 and in-file bodies are read as nginx does.
+ */
+
+typedef struct {
+    ngx_buf_t  *buf;
+    u_char     *start;
+    u_char     *last;
+    u_char     *end;
+} ngx_http_llm_header_in_t;
+
+
+static void
+ngx_http_llm_header_in_restore(void *data)
+{
+    ngx_http_llm_header_in_t  *hi = data;
+
+    hi->buf->start = hi->start;
+    hi->buf->pos = hi->last;
+    hi->buf->last = hi->last;
+    hi->buf->end = hi->end;
+}
+
+
+static void
+ngx_http_llm_body_in_one_buffer(ngx_http_request_t *r)
+{
+    off_t                      len;
+    size_t                     preread, max;
+    u_char                    *p;
+    ngx_buf_t                 *h;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_llm_header_in_t  *hi;
+
+    h = r->header_in;
+    len = r->headers_in.content_length_n;
+
+    if (len <= 0
+        || r->headers_in.chunked
+        || r->request_body_in_file_only
+        || r != r->main
+        || r->request_body
+        || h == NULL
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+       )
+    {
+        return;
+    }
+
+    preread = h->last - h->pos;
+
+    if ((off_t) preread >= len || len <= h->end - h->pos) {
+        return;     /* whole already, or nginx reads it into r->header_in */
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    max = clcf->client_body_buffer_size;
+    max += max >> 2;
+
+    if (len > (off_t) max
+        || (clcf->client_max_body_size && len > clcf->client_max_body_size))
+    {
+        return;     /* nginx writes it to a file, or refuses it */
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_llm_header_in_t));
+    if (cln == NULL) {
+        return;     /* nginx's own way */
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len);
+    if (p == NULL) {
+        return;     /* nginx's own way; the cleanup has nothing to do */
+    }
+
+    hi = cln->data;
+    hi->buf = h;
+    hi->start = h->start;
+    hi->last = h->last;
+    hi->end = h->end;
+
+    cln->handler = ngx_http_llm_header_in_restore;
+
+    h->start = p;
+    h->last = ngx_cpymem(p, h->pos, preread);
+    h->pos = p;
+    h->end = p + len;
 }
 
 
@@ -307,6 +423,13 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    rc = ngx_http_llm_check_model(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
     /*
      * OpenAI clients of OpenAI-format providers take the passthrough
      * path; everything else goes through the canonical request
@@ -410,6 +533,59 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A model name with control characters (CR, LF, NUL...) is no model's:
+ * refused before it reaches a provider's request, whatever the provider
+ * does with it; one that a Gemini provider cannot take into its path
+ * ("/", "?", "#", "\\", "..") is refused too, as a client error, not as
+ * the gateway's when the request is written.
+ */
+
+static ngx_int_t
+ngx_http_llm_check_model(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char     *p, *last;
+    ngx_str_t  *m, encoded;
+
+    m = &ctx->model;
+
+    for ( ;; ) {
+        last = m->data + m->len;
+
+        for (p = m->data; p < last; p++) {
+            if (*p < 0x20 || *p == 0x7f) {
+                goto invalid;
+            }
+        }
+
+        if (m == &ctx->upstream_model) {
+            break;
+        }
+
+        m = &ctx->upstream_model;
+    }
+
+    if (ctx->provider->type == &ngx_http_llm_provider_gemini
+        && ngx_http_llm_gemini_model(r->pool, &ctx->upstream_model, &encoded)
+           != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm: client sent a model name that cannot be used");
+
+    return ngx_http_llm_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "invalid_request_error", "invalid_model",
+                                   "The model name has characters that "
+                                   "cannot be sent to its provider.");
+}
+
+
 static ngx_int_t
 ngx_http_llm_read_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
@@ -426,13 +602,26 @@ ngx_http_llm_read_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                        "The request has no JSON body.");
     }
 
+    /*
+     * the common case: in memory, in one piece (one buffer, or buffers
+     * that follow one another in one, ngx_http_llm_body_in_one_buffer()),
+     * used in place
+     */
+
     cl = r->request_body->bufs;
+    p = cl->buf->pos;
 
-    /* the common case: one buffer in memory, used in place */
+    for ( /* void */ ; cl; cl = cl->next) {
+        if (cl->buf->in_file || cl->buf->pos != p) {
+            break;
+        }
 
-    if (cl->next == NULL && !cl->buf->in_file) {
-        ctx->body.data = cl->buf->pos;
-        ctx->body.len = cl->buf->last - cl->buf->pos;
+        p = cl->buf->last;
+    }
+
+    if (cl == NULL) {
+        ctx->body.data = r->request_body->bufs->buf->pos;
+        ctx->body.len = p - ctx->body.data;
         return NGX_OK;
     }
 
@@ -785,7 +974,7 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
             route = lmcf->routes.elts;
             route += i;
 
-            if (route->regex || route->is_default
+            if (route->regex || route->is_default || route->chained
                 || route->targets.nelts == 0)
             {
                 continue;

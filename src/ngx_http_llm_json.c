@@ -14,11 +14,17 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#if (defined __SSE2__ && defined __GNUC__)
+#include <emmintrin.h>
+#define NGX_HTTP_LLM_JSON_SSE2  1
+#endif
+
 
 static ngx_int_t ngx_http_llm_json_check_depth(ngx_http_llm_json_t *js);
 static ngx_int_t ngx_http_llm_json_hex4(u_char *p);
 static u_char *ngx_http_llm_json_skip_string(u_char *p, u_char *last,
     ngx_uint_t *escaped);
+static size_t ngx_http_llm_json_utf8(u_char *p, u_char *last);
 
 
 /* the public token type must stay the same as jsmn's */
@@ -462,7 +468,13 @@ ngx_http_llm_json_hex4(u_char *p)
 static u_char *
 ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 {
-    /* 1 for the bytes that end a run of plain string characters */
+    size_t  n;
+
+    /*
+     * 1 for the bytes that end a run of plain ASCII string characters:
+     * controls, '"', '\\', and the bytes of multi-byte UTF-8 sequences,
+     * which are checked (RFC 8259 8.1: JSON text is UTF-8)
+     */
 
     static const u_char  special[256] = {
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x00 */
@@ -471,9 +483,51 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,   /* '\\' */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,   /* 0x80 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     };
 
+#if (NGX_HTTP_LLM_JSON_SSE2)
+    int       mask;
+    __m128i   v, m;
+    __m128i   quote = _mm_set1_epi8('"');
+    __m128i   bslash = _mm_set1_epi8('\\');
+    __m128i   ctl = _mm_set1_epi8(0x1f);
+#endif
+
     for ( ;; ) {
+
+#if (NGX_HTTP_LLM_JSON_SSE2)
+
+        /*
+         * 16 bytes at a time: '"', '\\', a control character (unsigned,
+         * min(v, 0x1f) == v) or a byte >= 0x80 (its top bit) ends the run
+         */
+
+        while (last - p >= 16) {
+            v = _mm_loadu_si128((const __m128i *) p);
+            m = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                             _mm_cmpeq_epi8(v, bslash));
+            m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+            mask = _mm_movemask_epi8(m) | _mm_movemask_epi8(v);
+
+            if (mask) {
+                p += __builtin_ctz((unsigned int) mask);
+                break;
+            }
+
+            p += 16;
+        }
+#endif
+
         while (last - p >= 4
                && !(special[p[0]] | special[p[1]] | special[p[2]]
                     | special[p[3]]))
@@ -491,6 +545,17 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 
         if (*p == '"') {
             return p;
+        }
+
+        if (*p >= 0x80) {
+            n = ngx_http_llm_json_utf8(p, last);
+
+            if (n == 0) {
+                return NULL;
+            }
+
+            p += n;
+            continue;
         }
 
         *escaped = 1;
@@ -517,6 +582,50 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
             return NULL;
         }
     }
+}
+
+
+/*
+ * The length of the UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), 0 when it is not one
+ */
+
+static size_t
+ngx_http_llm_json_utf8(u_char *p, u_char *last)
+{
+    u_char  c, lo, hi;
+    size_t  n, i;
+
+    c = *p;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2; lo = 0x80; hi = 0xbf;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        lo = (c == 0xe0) ? 0xa0 : 0x80;
+        hi = (c == 0xed) ? 0x9f : 0xbf;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        lo = (c == 0xf0) ? 0x90 : 0x80;
+        hi = (c == 0xf4) ? 0x8f : 0xbf;
+
+    } else {
+        return 0;
+    }
+
+    if ((size_t) (last - p) < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) {
+            return 0;
+        }
+    }
+
+    return n;
 }
 
 
@@ -758,6 +867,10 @@ ngx_http_llm_json_is_object(u_char *p, size_t n)
 {
     u_char      *q, *last;
     ngx_uint_t   members;
+
+    if (n == 0) {
+        return 0;       /* and p may be NULL: no NULL + 0 */
+    }
 
     last = p + n;
 

@@ -1414,6 +1414,17 @@ ngx_http_llm_price_find(ngx_http_llm_main_conf_t *lmcf,
 }
 
 
+ngx_http_llm_price_t *
+ngx_http_llm_price_of(ngx_http_llm_main_conf_t *lmcf, ngx_str_t *model)
+{
+    if (lmcf->prices == NULL) {
+        return NULL;
+    }
+
+    return ngx_http_llm_price_match(lmcf, model);
+}
+
+
 static ngx_http_llm_price_t *
 ngx_http_llm_price_match(ngx_http_llm_main_conf_t *lmcf, ngx_str_t *model)
 {

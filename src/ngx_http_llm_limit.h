@@ -74,6 +74,10 @@ ngx_int_t ngx_http_llm_limit_admit(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_cost(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     uint64_t *nano);
 
+/* the llm_price of a model, exact names first, then regexes; or NULL */
+ngx_http_llm_price_t *ngx_http_llm_price_of(ngx_http_llm_main_conf_t *lmcf,
+    ngx_str_t *model);
+
 /* nano-dollars as dollars, "0.000145": NGX_INT64_LEN + 11 bytes at most */
 u_char *ngx_http_llm_dollars(u_char *p, uint64_t nano);
 

@@ -89,28 +89,54 @@ typedef struct {
 } ngx_http_llm_provider_conf_t;
 
 
+/* llm_route strategy=: how the primary target is chosen */
+#define NGX_HTTP_LLM_STRATEGY_WEIGHTED    0
+#define NGX_HTTP_LLM_STRATEGY_PRIORITY    1
+#define NGX_HTTP_LLM_STRATEGY_LEAST_BUSY  2
+#define NGX_HTTP_LLM_STRATEGY_LATENCY     3
+#define NGX_HTTP_LLM_STRATEGY_CHEAPEST    4
+
+
 /* one target of a route: provider[:model] */
 
 typedef struct {
+    /* the provider, or a copy of it with this target's overrides */
     ngx_http_llm_provider_conf_t   *provider;
     ngx_str_t                       provider_name;
     ngx_str_t                       model;      /* empty: requested name */
     ngx_uint_t                      weight;
+
+    ngx_str_t                       name;       /* "provider:model" as
+                                                   written: its counters */
+    ngx_int_t                       max_tokens; /* overrides, 0: none */
+    ngx_array_t                    *headers;    /* ngx_keyval_t */
+    uint64_t                        price;      /* cheapest: input+output
+                                                   micro-dollars per 1M */
+    void                           *stats;      /* in the zone, per worker
+                                                   cached pointer */
+    unsigned                        priced:1;
     unsigned                        fallback:1; /* fallback=, in order */
 } ngx_http_llm_target_t;
 
 
-typedef struct {
+typedef struct ngx_http_llm_route_s  ngx_http_llm_route_t;
+
+struct ngx_http_llm_route_s {
     ngx_str_t                       pattern;    /* as written */
     ngx_regex_t                    *regex;
     ngx_array_t                     targets;    /* ngx_http_llm_target_t */
     ngx_uint_t                      nprimary;   /* weighted, then fallbacks */
 
+    ngx_uint_t                      strategy;
+    ngx_array_t                    *conditions; /* ngx_http_llm_cond_t */
+    ngx_http_llm_route_t           *next;       /* same pattern, next rule */
+
     unsigned                        is_default:1;
+    unsigned                        chained:1;  /* not the first rule */
 
     u_char                         *file;
     ngx_uint_t                      line;
-} ngx_http_llm_route_t;
+};
 
 
 typedef struct {
@@ -128,6 +154,8 @@ typedef struct {
     ngx_http_llm_zone_t            *zone;       /* llm_zone */
     ngx_array_t                    *prices;     /* ngx_http_llm_price_t */
     ngx_uint_t                      status;     /* llm_status: count */
+    ngx_uint_t                      track;      /* targets' in-flight and
+                                                   latency in the zone */
 
     /* llm_cooldown: a target's circuit breaker, in the llm_zone */
     ngx_uint_t                      cooldown_failures; /* 0: off */
@@ -242,6 +270,7 @@ struct ngx_http_llm_ctx_s {
 
     /* fallbacks: the attempts made, why the earlier ones failed */
     void                           *fallback;   /* ngx_http_llm_fb_t */
+    void                           *busy;       /* counted in flight */
     ngx_uint_t                      attempts;
     ngx_str_t                       fallback_reason;
 

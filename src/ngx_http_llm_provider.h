@@ -38,6 +38,16 @@ extern const ngx_http_llm_provider_t  ngx_http_llm_provider_bedrock;
 
 
 /*
+ * The Gemini path's model name: NGX_DECLINED for one that cannot be put
+ * in it ("/", "?", "#", "\\", ".." or control characters); *out is the name
+ * percent-encoded.  The handler asks before it routes a request there.
+ */
+
+ngx_int_t ngx_http_llm_gemini_model(ngx_pool_t *pool, ngx_str_t *model,
+    ngx_str_t *out);
+
+
+/*
  * The end of the request line and the headers every provider request
  * starts with: Host, Content-Type, Content-Length, Accept (an event
  * stream or JSON), Accept-Encoding: identity.  At most

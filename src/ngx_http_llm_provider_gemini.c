@@ -82,8 +82,6 @@ static ngx_int_t ngx_http_llm_gemini_error(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body, ngx_str_t *message,
     ngx_str_t *type, ngx_str_t *code);
 
-static ngx_int_t ngx_http_llm_gemini_model(ngx_pool_t *pool,
-    ngx_str_t *model, ngx_str_t *out);
 static void ngx_http_llm_gemini_body(ngx_http_request_t *r,
     ngx_http_llm_request_t *req, ngx_http_llm_provider_conf_t *pc,
     ngx_http_llm_jw_t *jw);
@@ -327,7 +325,7 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
  * Google's SDKs write resource names, is dropped.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_gemini_model(ngx_pool_t *pool, ngx_str_t *model, ngx_str_t *out)
 {
     u_char      *p, *d, c;

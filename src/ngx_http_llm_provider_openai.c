@@ -87,6 +87,8 @@ static ngx_chain_t *ngx_http_llm_openai_headers(ngx_http_request_t *r,
 
 static ngx_int_t ngx_http_llm_openai_translate_request(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_openai_max_tokens(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_array_t *list);
 static ngx_uint_t ngx_http_llm_openai_dialect(
     ngx_http_llm_provider_conf_t *pc);
 static void ngx_http_llm_openai_jw_esc(ngx_http_llm_jw_t *jw, u_char *p,
@@ -225,6 +227,12 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
         e->start = ctx->model_start;
         e->end = ctx->model_end;
         e->text = model;
+    }
+
+    if (pc->max_tokens > 0 && ctx->surface == NGX_HTTP_LLM_SURFACE_CHAT) {
+        if (ngx_http_llm_openai_max_tokens(r, ctx, &list) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
     ctx->inject_usage = 0;
@@ -467,6 +475,99 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     cl->next = NULL;
 
     return cl;
+}
+
+
+/*
+ * The max_tokens of the target (llm_route ... max_tokens=N), when the
+ * client sent neither "max_tokens" nor "max_completion_tokens": written
+ * first in the body, named as the provider wants it
+ */
+
+static ngx_int_t
+ngx_http_llm_openai_max_tokens(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_array_t *list)
+{
+    u_char                      *body, *p, *q;
+    ngx_str_t                    key;
+    ngx_uint_t                   i, n;
+    ngx_http_llm_edit_t         *e;
+    ngx_http_llm_json_member_t   local[32], *m;
+
+    body = ctx->body.data;
+    m = local;
+
+    if (ngx_http_llm_json_scan(body, body + ctx->body.len, m, 32, &n)
+        != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    if (n > 32) {
+        m = ngx_palloc(r->pool, n * sizeof(ngx_http_llm_json_member_t));
+        if (m == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_llm_json_scan(body, body + ctx->body.len, m, n, &n)
+            != NGX_OK)
+        {
+            return NGX_OK;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        key = m[i].key;
+
+        if (m[i].escaped
+            && ngx_http_llm_json_unescape(r->pool, key.data,
+                                          key.data + key.len, &key)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if ((key.len == sizeof("max_tokens") - 1
+             && ngx_strncmp(key.data, "max_tokens", key.len) == 0)
+            || (key.len == sizeof("max_completion_tokens") - 1
+                && ngx_strncmp(key.data, "max_completion_tokens", key.len)
+                   == 0))
+        {
+            return NGX_OK;
+        }
+    }
+
+    p = ngx_strlchr(body, body + ctx->body.len, '{');
+
+    for (q = p + 1; q < body + ctx->body.len; q++) {
+        if (*q != ' ' && *q != '\t' && *q != CR && *q != LF) {
+            break;
+        }
+    }
+
+    e = ngx_array_push(list);
+    if (e == NULL) {
+        return NGX_ERROR;
+    }
+
+    e->start = p - body + 1;
+    e->end = e->start;
+
+    e->text.data = ngx_pnalloc(r->pool, sizeof("\"max_completion_tokens\":,")
+                                        - 1 + NGX_INT_T_LEN);
+    if (e->text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    e->text.len = ngx_sprintf(e->text.data, "\"%s\":%i%s",
+                              (ngx_http_llm_openai_dialect(ctx->provider)
+                               & NGX_HTTP_LLM_OPENAI_MAX_COMPLETION)
+                              ? "max_completion_tokens" : "max_tokens",
+                              ctx->provider->max_tokens,
+                              *q == '}' ? "" : ",")
+                  - e->text.data;
+
+    return NGX_OK;
 }
 
 
@@ -991,16 +1092,27 @@ static ngx_int_t
 ngx_http_llm_openai_translate_request(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx)
 {
+    ngx_int_t     max, rc;
     ngx_str_t     path, body;
     ngx_chain_t  *cl;
 
-    if (ngx_http_llm_openai_write_body(r->pool, ctx->req,
-                                       &ctx->upstream_model,
-                                       ngx_http_llm_openai_dialect(
+    /* the target's default (llm_route ... max_tokens=N), for this body */
+
+    max = ctx->req->max_tokens;
+
+    if (max == -1 && ctx->provider->max_tokens > 0) {
+        ctx->req->max_tokens = ctx->provider->max_tokens;
+    }
+
+    rc = ngx_http_llm_openai_write_body(r->pool, ctx->req,
+                                        &ctx->upstream_model,
+                                        ngx_http_llm_openai_dialect(
                                                              ctx->provider),
-                                       &body)
-        != NGX_OK)
-    {
+                                        &body);
+
+    ctx->req->max_tokens = max;
+
+    if (rc != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -9,11 +9,18 @@
 #include <ngx_http.h>
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_router.h"
+#include "ngx_http_llm_directive.h"
+#include "ngx_http_llm_strategy.h"
+#include "ngx_http_llm_json.h"
 
 
 static ngx_int_t ngx_http_llm_route_link(ngx_conf_t *cf,
     ngx_http_llm_main_conf_t *lmcf, ngx_http_llm_route_t *route);
-static ngx_http_llm_target_t *ngx_http_llm_pick(ngx_http_llm_route_t *route);
+static ngx_int_t ngx_http_llm_route_chain(ngx_conf_t *cf,
+    ngx_http_llm_route_t *first, ngx_http_llm_route_t *route);
+static ngx_int_t ngx_http_llm_route_match(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_route_t *route,
+    ngx_http_llm_workload_t *w);
 static ngx_int_t ngx_http_llm_expand(ngx_http_request_t *r,
     ngx_str_t *tmpl, ngx_str_t *subject, int *captures, ngx_int_t n,
     ngx_str_t *out);
@@ -57,10 +64,14 @@ ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
 
         if (route[i].is_default) {
             if (lmcf->default_route) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "duplicate default llm_route in %s:%ui",
-                              route[i].file, route[i].line);
-                return NGX_ERROR;
+                if (ngx_http_llm_route_chain(cf, lmcf->default_route,
+                                             &route[i])
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                continue;
             }
 
             lmcf->default_route = &route[i];
@@ -68,6 +79,30 @@ ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
         }
 
         if (route[i].regex) {
+
+            /* the same expression again: its next rule */
+
+            rp = lmcf->regexes.elts;
+
+            for (j = 0; j < lmcf->regexes.nelts; j++) {
+                if (rp[j]->pattern.len == route[i].pattern.len
+                    && ngx_strncmp(rp[j]->pattern.data, route[i].pattern.data,
+                                   route[i].pattern.len) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (j < lmcf->regexes.nelts) {
+                if (ngx_http_llm_route_chain(cf, rp[j], &route[i])
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                continue;
+            }
+
             rp = ngx_array_push(&lmcf->regexes);
             if (rp == NULL) {
                 return NGX_ERROR;
@@ -97,11 +132,15 @@ ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
             break;
 
         case NGX_BUSY:
+
+            /* the first rule of the name, whose targets are not all off */
+
             for (j = 0; j < i; j++) {
                 if (route[j].pattern.len == route[i].pattern.len
                     && ngx_strncmp(route[j].pattern.data,
                                    route[i].pattern.data,
-                                   route[i].pattern.len) == 0)
+                                   route[i].pattern.len) == 0
+                    && route[j].targets.nelts && !route[j].chained)
                 {
                     break;
                 }
@@ -116,10 +155,13 @@ ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
                 return NGX_ERROR;
             }
 
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "duplicate llm_route \"%V\" in %s:%ui",
-                          &route[i].pattern, route[i].file, route[i].line);
-            return NGX_ERROR;
+            if (ngx_http_llm_route_chain(cf, &route[j], &route[i])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            continue;
 
         default:
             return NGX_ERROR;
@@ -150,7 +192,7 @@ ngx_http_llm_route_link(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf,
 {
     ngx_uint_t                      i, j, k;
     ngx_http_llm_target_t          *t;
-    ngx_http_llm_provider_conf_t  **pp;
+    ngx_http_llm_provider_conf_t  **pp, *pc;
 
     t = route->targets.elts;
     pp = lmcf->providers.elts;
@@ -197,6 +239,71 @@ ngx_http_llm_route_link(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf,
         route->nprimary = 1;
     }
 
+    /*
+     * a target with its own max_tokens or headers goes with a copy of its
+     * provider: the adapters read them there
+     */
+
+    for (i = 0; i < k; i++) {
+        if (t[i].max_tokens == 0 && t[i].headers == NULL) {
+            continue;
+        }
+
+        pc = ngx_palloc(cf->pool, sizeof(ngx_http_llm_provider_conf_t));
+        if (pc == NULL) {
+            return NGX_ERROR;
+        }
+
+        *pc = *t[i].provider;
+
+        if (t[i].max_tokens) {
+            pc->max_tokens = t[i].max_tokens;
+        }
+
+        if (ngx_http_llm_headers_build(cf->pool, t[i].provider->headers,
+                                       t[i].headers, &pc->extra_headers)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        t[i].provider = pc;
+    }
+
+    return ngx_http_llm_strategy_init(cf, lmcf, route);
+}
+
+
+/* another rule for the same name: tried when the ones before do not match */
+
+static ngx_int_t
+ngx_http_llm_route_chain(ngx_conf_t *cf, ngx_http_llm_route_t *first,
+    ngx_http_llm_route_t *route)
+{
+    ngx_http_llm_route_t  *last;
+
+    for (last = first; last->next; last = last->next) { /* void */ }
+
+    /* a rule after one without "if=" would never be used */
+
+    if (last->conditions == NULL) {
+        if (route->is_default) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "duplicate default llm_route in %s:%ui",
+                          route->file, route->line);
+
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "duplicate llm_route \"%V\" in %s:%ui",
+                          &route->pattern, route->file, route->line);
+        }
+
+        return NGX_ERROR;
+    }
+
+    last->next = route;
+    route->chained = 1;
+
     return NGX_OK;
 }
 
@@ -205,54 +312,93 @@ ngx_int_t
 ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     int                        captures[30];
-    ngx_int_t                  rc;
+    ngx_int_t                  rc, n;
     ngx_uint_t                 i;
-    ngx_http_llm_route_t      *route, **rp;
+    ngx_http_llm_route_t      *route, *head, **rp;
     ngx_http_llm_target_t     *t;
+    ngx_http_llm_workload_t    w;
     ngx_http_llm_main_conf_t  *lmcf;
 
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
 
-    rc = 0;
+    ngx_memzero(&w, sizeof(ngx_http_llm_workload_t));
 
-    route = ngx_http_llm_route_exact(r, &ctx->model);
+    /*
+     * the exact name, the regular expressions in order, the default; of
+     * the rules of one name, the first whose conditions hold
+     */
 
-    if (route == NGX_HTTP_LLM_ROUTE_ERROR) {
+    n = 0;
+    route = NULL;
+
+    head = ngx_http_llm_route_exact(r, &ctx->model);
+
+    if (head == NGX_HTTP_LLM_ROUTE_ERROR) {
         return NGX_ERROR;
     }
 
-    if (route == NULL) {
-        rp = lmcf->regexes.elts;
+    if (head) {
+        rc = ngx_http_llm_route_match(r, ctx, head, &w);
 
-        for (i = 0; i < lmcf->regexes.nelts; i++) {
-            rc = ngx_regex_exec(rp[i]->regex, &ctx->model, captures, 30);
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
 
-            if (rc == NGX_REGEX_NO_MATCHED) {
-                continue;
-            }
-
-            if (rc < 0) {
-                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                              ngx_regex_exec_n " failed: %i on \"%V\"",
-                              rc, &ctx->model);
-                return NGX_ERROR;
-            }
-
-            route = rp[i];
-            break;
+        if (rc == NGX_OK) {
+            route = w.route;
         }
     }
 
-    if (route == NULL) {
-        route = lmcf->default_route;
-        rc = 0;
+    rp = lmcf->regexes.elts;
+
+    for (i = 0; route == NULL && i < lmcf->regexes.nelts; i++) {
+        rc = ngx_regex_exec(rp[i]->regex, &ctx->model, captures, 30);
+
+        if (rc == NGX_REGEX_NO_MATCHED) {
+            continue;
+        }
+
+        if (rc < 0) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          ngx_regex_exec_n " failed: %i on \"%V\"",
+                          rc, &ctx->model);
+            return NGX_ERROR;
+        }
+
+        n = rc;
+
+        rc = ngx_http_llm_route_match(r, ctx, rp[i], &w);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            route = w.route;
+        }
+    }
+
+    if (route == NULL && lmcf->default_route) {
+        n = 0;
+
+        rc = ngx_http_llm_route_match(r, ctx, lmcf->default_route, &w);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            route = w.route;
+        }
     }
 
     if (route == NULL) {
         return NGX_DECLINED;
     }
 
-    t = ngx_http_llm_pick(route);
+    rc = n;
+
+    t = ngx_http_llm_strategy_pick(r, ctx, route);
 
     ctx->route = route;
     ctx->target = t;
@@ -279,6 +425,228 @@ ngx_http_llm_route(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "http llm route \"%V\" -> %V:%V", &route->pattern,
                    &ctx->provider->name, &ctx->upstream_model);
+
+    return ngx_http_llm_strategy_attempt(r, ctx);
+}
+
+
+/*
+ * The first rule of a chain whose "if=" conditions all hold, in w->route:
+ * NGX_OK, NGX_DECLINED (none), NGX_ERROR
+ */
+
+static ngx_int_t
+ngx_http_llm_route_match(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_route_t *route, ngx_http_llm_workload_t *w)
+{
+    ngx_str_t             value;
+    ngx_uint_t            i, ok;
+    ngx_http_llm_cond_t  *cond;
+
+    for ( /* void */ ; route; route = route->next) {
+
+        if (route->conditions == NULL) {
+            w->route = route;
+            return NGX_OK;
+        }
+
+        cond = route->conditions->elts;
+        ok = 1;
+
+        for (i = 0; ok && i < route->conditions->nelts; i++) {
+
+            if (cond[i].type != NGX_HTTP_LLM_COND_STREAM
+                && cond[i].type != NGX_HTTP_LLM_COND_VAR
+                && !w->done)
+            {
+                if (ngx_http_llm_workload(r, ctx, w) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+            }
+
+            switch (cond[i].type) {
+
+            case NGX_HTTP_LLM_COND_STREAM:
+                ok = ctx->stream;
+                break;
+
+            case NGX_HTTP_LLM_COND_TOOLS:
+                ok = w->tools;
+                break;
+
+            case NGX_HTTP_LLM_COND_IMAGES:
+                ok = w->images;
+                break;
+
+            case NGX_HTTP_LLM_COND_TOKENS:
+                switch (cond[i].op) {
+                case '<':
+                    ok = (w->tokens < cond[i].tokens);
+                    break;
+                case 'l':
+                    ok = (w->tokens <= cond[i].tokens);
+                    break;
+                case '>':
+                    ok = (w->tokens > cond[i].tokens);
+                    break;
+                default: /* 'g' */
+                    ok = (w->tokens >= cond[i].tokens);
+                    break;
+                }
+
+                break;
+
+            default: /* NGX_HTTP_LLM_COND_VAR */
+
+                if (ngx_http_complex_value(r, cond[i].value, &value)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                ok = !(value.len == 0
+                       || (value.len == 1 && value.data[0] == '0'));
+                break;
+            }
+
+            if (cond[i].negate) {
+                ok = !ok;
+            }
+        }
+
+        if (ok) {
+            w->route = route;
+            return NGX_OK;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "http llm route \"%V\" of line %ui: no match",
+                       &route->pattern, route->line);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The workload of the request, from its tokenized body (the translation
+ * uses the same tokens later):
+ *
+ *   estimated prompt tokens = ceil(body bytes / 4) + 3 * messages
+ *
+ * where messages are the elements of "messages" (chat, Anthropic),
+ * "contents" (Gemini) or "input" (Responses; a string is one), plus one
+ * for a "system", "instructions" or "systemInstruction"; tools: a
+ * non-empty "tools" or "functions" array; images: any part of type
+ * "image_url", "image" or "input_image", or any "mimeType"/"mime_type"
+ * of "image/...".
+ */
+
+ngx_int_t
+ngx_http_llm_workload(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_workload_t *w)
+{
+    ngx_int_t             rc, i, v;
+    ngx_str_t             key, val;
+    ngx_http_llm_json_t  *js;
+
+    static const char    *lists[] = { "messages", "contents", "input", NULL };
+    static const char    *systems[] = { "system", "instructions",
+                                        "systemInstruction",
+                                        "system_instruction", NULL };
+    static const char    *tools[] = { "tools", "functions", NULL };
+    const char          **name;
+
+    w->done = 1;
+    w->messages = 0;
+
+    rc = ngx_http_llm_request_json(r, ctx, &js);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK && js->ntoks > 0
+        && ngx_http_llm_json_type(js, 0) == NGX_HTTP_LLM_JSON_OBJECT)
+    {
+        for (name = lists; *name; name++) {
+            v = ngx_http_llm_json_get(js, 0, *name);
+
+            if (v < 0) {
+                continue;
+            }
+
+            if (ngx_http_llm_json_type(js, v) == NGX_HTTP_LLM_JSON_ARRAY) {
+                w->messages += js->toks[v].size;
+
+            } else if (ngx_http_llm_json_type(js, v)
+                       == NGX_HTTP_LLM_JSON_STRING)
+            {
+                w->messages++;
+            }
+
+            break;
+        }
+
+        for (name = systems; *name; name++) {
+            if (ngx_http_llm_json_get(js, 0, *name) >= 0) {
+                w->messages++;
+                break;
+            }
+        }
+
+        for (name = tools; *name; name++) {
+            v = ngx_http_llm_json_get(js, 0, *name);
+
+            if (v >= 0
+                && ngx_http_llm_json_type(js, v) == NGX_HTTP_LLM_JSON_ARRAY
+                && js->toks[v].size > 0)
+            {
+                w->tools = 1;
+                break;
+            }
+        }
+
+        /* a key is a string token with one child: its value follows */
+
+        for (i = 1; i + 1 < js->ntoks && !w->images; i++) {
+
+            if (js->toks[i].type != NGX_HTTP_LLM_JSON_STRING
+                || js->toks[i].size != 1
+                || js->toks[i + 1].type != NGX_HTTP_LLM_JSON_STRING)
+            {
+                continue;
+            }
+
+            ngx_http_llm_json_raw(js, i, &key);
+            ngx_http_llm_json_raw(js, i + 1, &val);
+
+#define ngx_http_llm_str_is(s, lit)                                          \
+            ((s).len == sizeof(lit) - 1                                       \
+             && ngx_strncmp((s).data, lit, sizeof(lit) - 1) == 0)
+
+            if (ngx_http_llm_str_is(key, "type")) {
+                w->images = ngx_http_llm_str_is(val, "image_url")
+                            || ngx_http_llm_str_is(val, "image")
+                            || ngx_http_llm_str_is(val, "input_image");
+
+            } else if (ngx_http_llm_str_is(key, "mimeType")
+                       || ngx_http_llm_str_is(key, "mime_type"))
+            {
+                w->images = (val.len > 6
+                             && ngx_strncmp(val.data, "image/", 6) == 0);
+            }
+
+#undef ngx_http_llm_str_is
+        }
+    }
+
+    w->tokens = (ctx->body.len + 3) / 4 + 3 * w->messages;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm workload: ~%ui tokens, %ui messages, "
+                   "tools:%ui images:%ui", w->tokens, w->messages,
+                   (ngx_uint_t) w->tools, (ngx_uint_t) w->images);
 
     return NGX_OK;
 }
@@ -317,40 +685,6 @@ ngx_http_llm_route_exact(ngx_http_request_t *r, ngx_str_t *name)
     }
 
     return route;
-}
-
-
-static ngx_http_llm_target_t *
-ngx_http_llm_pick(ngx_http_llm_route_t *route)
-{
-    ngx_uint_t              i, total, n;
-    ngx_http_llm_target_t  *t;
-
-    t = route->targets.elts;
-
-    if (route->nprimary == 1) {
-        return &t[0];
-    }
-
-    /* weighted random choice among the primary targets */
-
-    total = 0;
-
-    for (i = 0; i < route->nprimary; i++) {
-        total += t[i].weight;
-    }
-
-    n = (ngx_uint_t) ngx_random() % total;
-
-    for (i = 0; i < route->nprimary; i++) {
-        if (n < t[i].weight) {
-            return &t[i];
-        }
-
-        n -= t[i].weight;
-    }
-
-    return &t[0];
 }
 
 

@@ -27,6 +27,9 @@
 #define NGX_HTTP_LLM_NODE_TARGET  4     /* llm_cooldown: a route target, its
                                            windows reused, see
                                            ngx_http_llm_fallback.c */
+#define NGX_HTTP_LLM_NODE_BALANCE 5     /* a route target's in-flight count
+                                           and latency, see
+                                           ngx_http_llm_strategy.c */
 
 /* bumped whenever ngx_http_llm_node_t changes */
 #define NGX_HTTP_LLM_ZONE_LAYOUT  1

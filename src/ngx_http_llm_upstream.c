@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_http_llm_module.h"
 #include "ngx_http_llm_upstream.h"
+#include "ngx_http_llm_strategy.h"
 #include "ngx_http_llm_provider.h"
 #include "ngx_http_llm_canonical.h"
 #include "ngx_http_llm_error.h"
@@ -1802,6 +1803,12 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
     u = r->upstream;
+
+    /* the target is no longer busy with it, even if the client lingers */
+
+    if (ctx) {
+        ngx_http_llm_strategy_done(r, ctx, rc);
+    }
 
     if (ctx == NULL || !ctx->streaming || u == NULL || !u->header_sent
         || r->header_only || r->connection->error

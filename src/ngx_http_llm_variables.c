@@ -30,7 +30,8 @@ enum {
     ngx_http_llm_var_key_team,
     ngx_http_llm_var_cost,
     ngx_http_llm_var_attempts,
-    ngx_http_llm_var_fallback_reason
+    ngx_http_llm_var_fallback_reason,
+    ngx_http_llm_var_rule
 };
 
 
@@ -57,6 +58,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
 
     { ngx_string("llm_route"), NULL, ngx_http_llm_variable,
       ngx_http_llm_var_route, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_rule"), NULL, ngx_http_llm_variable,
+      ngx_http_llm_var_rule, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("llm_prompt_tokens"), NULL, ngx_http_llm_variable,
       ngx_http_llm_var_prompt_tokens, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -153,6 +157,24 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     case ngx_http_llm_var_route:
         if (ctx->route) {
             s = ctx->route->pattern;
+        }
+        break;
+
+    case ngx_http_llm_var_rule:
+
+        /* which llm_route line matched: "/etc/nginx/routes.conf:12" */
+
+        if (ctx->route) {
+            p = ngx_pnalloc(r->pool, ngx_strlen(ctx->route->file) + 1
+                                     + NGX_INT_T_LEN);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            s.data = p;
+            s.len = ngx_sprintf(p, "%s:%ui", ctx->route->file,
+                                ctx->route->line)
+                    - p;
         }
         break;
 

@@ -214,16 +214,17 @@ X-LLM-Model: gpt-4o
 
 
 === TEST 6: a captured model is JSON-escaped again in the request
+(control characters in a model are refused: t/510-abuse.t)
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_RAND_PORT_1
                  key=none;
     llm_route ~^ft/(.+)$ mock:ft:$1;
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_query eval
-::upreq('{"model":"ft:a\"b\\\\c\u0001é","messages":[]}')
+::upreq('{"model":"ft:a\"b\\\\cé","messages":[]}')
 --- tcp_reply eval: ::reply($::Completion)
 --- request eval
-"POST /v1/chat/completions\n" . '{"model":"ft/a\"b\\\\c\u0001\u00e9","messages":[]}'
+"POST /v1/chat/completions\n" . '{"model":"ft/a\"b\\\\c\u00e9","messages":[]}'
 --- no_error_log
 [error]
 

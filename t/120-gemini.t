@@ -597,11 +597,13 @@ main::reply(main::fixture(
  "POST /v1/chat/completions\n"
  . '{"model":"a\nb","messages":[{"role":"user","content":"hi"}]}']
 --- error_code eval
-[500, 500, 500, 500, 500]
+[400, 400, 400, 400, 400]
 --- response_body eval
-[('{"error":{"message":"The gateway failed to process the request.","type":"api_error","param":null,"code":"internal_error"}}' . "\n") x 5]
+[('{"error":{"message":"The model name has characters that cannot be sent to its provider.","type":"invalid_request_error","param":null,"code":"invalid_model"}}' . "\n") x 5]
 --- error_log
-llm: the model name cannot be used in a URL of gemini provider "gemini"
+llm: client sent a model name that cannot be used
+--- no_error_log
+[error]
 
 
 
