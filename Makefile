@@ -276,6 +276,39 @@ $(BUILD)/unit/fuzz_replay_%: t/fuzz/fuzz_%.c t/fuzz/replay.c t/fuzz/fuzz.h \
 
 unit: $(FUZZ_TARGETS:%=$(BUILD)/unit/fuzz_replay_%)
 
+# -- unit: whole vs split for the Responses and Gemini-native surfaces
+#    (t/430-surface-split.t), with the fuzz targets' request and pools,
+#    optimized and without sanitizers: it runs every split of every stream
+
+SPLIT_CFLAGS = -O2 -g -Wall -Wno-unused-parameter -Wno-unused-function \
+               $(UNIT_INCS) -I $(TOP)/t/fuzz
+SPLIT_SRCS   = t/unit/surface_split.c $(FUZZ_LIB_SRCS) \
+               src/ngx_http_llm_surface_responses.c \
+               src/ngx_http_llm_surface_gemini.c \
+               src/ngx_http_llm_provider_bedrock.c src/ngx_http_llm_sigv4.c
+
+$(BUILD)/unit/split_shim.o: t/unit/shim.c $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(SPLIT_CFLAGS) -Dngx_palloc=shim_palloc \
+	    -Dngx_pnalloc=shim_pnalloc -Dngx_pcalloc=shim_pcalloc \
+	    -Dngx_pfree=shim_pfree -c -o $@ $<
+
+$(BUILD)/unit/split_openai_shim.o: t/unit/openai_shim.c \
+                                   $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(SPLIT_CFLAGS) -Dngx_create_pool=shim_create_pool \
+	    -Dngx_destroy_pool=shim_destroy_pool \
+	    -Dngx_reset_pool=shim_reset_pool \
+	    -Dngx_pool_cleanup_add=shim_pool_cleanup_add -c -o $@ $<
+
+$(BUILD)/unit/surface_split: $(SPLIT_SRCS) t/fuzz/fuzz.h $(wildcard src/*.h) \
+             $(BUILD)/unit/split_shim.o $(BUILD)/unit/split_openai_shim.o
+	$(UNIT_CC) $(SPLIT_CFLAGS) -o $@ $(SPLIT_SRCS) \
+	    $(BUILD)/unit/split_shim.o $(BUILD)/unit/split_openai_shim.o \
+	    -lcrypto -lm
+
+unit: $(BUILD)/unit/surface_split
+
 fuzz-build: $(BUILD)/.deps-fuzz $(FUZZ_BIN)
 
 fuzz: fuzz-build

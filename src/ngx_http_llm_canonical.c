@@ -246,3 +246,74 @@ ngx_http_llm_finish_openai(ngx_uint_t finish)
 
     return &ngx_http_llm_finish_names[finish];
 }
+
+
+/*
+ * Token counting (messages/count_tokens, Gemini :countTokens): the count
+ * as the client's surface answers it, {"input_tokens":N} for Anthropic
+ * clients, {"totalTokens":N} for Gemini ones.
+ */
+
+ngx_chain_t *
+ngx_http_llm_count_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t n)
+{
+    ngx_http_llm_jw_t  jw;
+
+    if (ngx_http_llm_jw_init(&jw, r->pool, 32 + NGX_INT_T_LEN) != NGX_OK) {
+        return NULL;
+    }
+
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_GEMINI) {
+        ngx_http_llm_jw_lit(&jw, "{\"totalTokens\":");
+
+    } else {
+        ngx_http_llm_jw_lit(&jw, "{\"input_tokens\":");
+    }
+
+    ngx_http_llm_jw_int(&jw, n);
+    ngx_http_llm_jw_lit(&jw, "}\n");
+
+    return ngx_http_llm_jw_chain(&jw);
+}
+
+
+/*
+ * A provider's count ({"input_tokens":N}, {"totalTokens":N},
+ * {"inputTokens":N}) answered in the client's format; NGX_DECLINED: not
+ * such an answer
+ */
+
+ngx_int_t
+ngx_http_llm_count_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *body, const char *key, ngx_chain_t **out)
+{
+    ngx_int_t            rc, v, n;
+    ngx_http_llm_json_t  js;
+
+    rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len, 4096);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc != NGX_OK
+        || ngx_http_llm_json_type(&js, 0) != NGX_HTTP_LLM_JSON_OBJECT)
+    {
+        return NGX_DECLINED;
+    }
+
+    v = ngx_http_llm_json_get(&js, 0, key);
+
+    if (v < 0 && js.toks[0].size == 0) {
+        /* proto3 JSON leaves out zeros: Gemini's count of nothing is {} */
+        n = 0;
+
+    } else if (ngx_http_llm_json_int(&js, v, &n) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    *out = ngx_http_llm_count_answer(r, ctx, n);
+
+    return *out ? NGX_OK : NGX_ERROR;
+}

@@ -263,6 +263,14 @@ ngx_str_t *ngx_http_llm_finish_openai(ngx_uint_t finish);
 #define ngx_http_llm_emit_response(r, ctx, resp, out)                        \
     (ctx)->surf->write_response(r, ctx, resp, out)
 
+/* token counting: the answer in the client's format, from a number or
+ * from the provider's {"<key>":N} */
+ngx_chain_t *ngx_http_llm_count_answer(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_int_t n);
+ngx_int_t ngx_http_llm_count_response(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *body, const char *key,
+    ngx_chain_t **out);
+
 /* a canonical request with its arrays ready */
 ngx_http_llm_request_t *ngx_http_llm_request_create(ngx_pool_t *pool);
 

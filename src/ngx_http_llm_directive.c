@@ -49,7 +49,7 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     u_char                         *p;
     ngx_str_t                      *value, s, key_src;
     ngx_url_t                       url;
-    ngx_int_t                       n;
+    ngx_int_t                       n, responses;
     ngx_uint_t                      i, optional, has_key, tls_set, beta;
     ngx_keyval_t                   *kv;
     ngx_http_llm_provider_conf_t   *pc, **ppc;
@@ -94,6 +94,7 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     has_key = 0;
     tls_set = 0;
     beta = 0;
+    responses = NGX_CONF_UNSET;
     ngx_str_null(&key_src);
     ngx_str_null(&pc->base);
     pc->base.data = NULL;
@@ -243,6 +244,27 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "responses=", 10) == 0) {
+
+            /* /v1/responses: passed through (native) or translated */
+
+            s.data = value[i].data + 10;
+            s.len = value[i].len - 10;
+
+            if (s.len == 6 && ngx_strncmp(s.data, "native", 6) == 0) {
+                responses = 1;
+
+            } else if (s.len == 9 && ngx_strncmp(s.data, "translate", 9) == 0)
+            {
+                responses = 0;
+
+            } else {
+                goto invalid;
+            }
+
+            continue;
+        }
+
         if (value[i].len == 3 && ngx_strncmp(value[i].data, "tls", 3) == 0) {
             pc->tls = 1;
             tls_set = 1;
@@ -295,6 +317,13 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (responses == 1 && !preset->adapter->openai_format) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"responses=native\" of llm_provider \"%V\" is "
+                           "only for OpenAI-compatible types", &pc->name);
+        return NGX_CONF_ERROR;
+    }
+
     if (pc->max_tokens && preset->adapter->openai_format) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"max_tokens\" of llm_provider \"%V\" is only "
@@ -312,6 +341,7 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     pc->type = preset->adapter;
     pc->quirks = preset->quirks;
+
 
     if (pc->base.data == NULL) {
         pc->base = preset->base;
@@ -362,6 +392,31 @@ ngx_http_llm_provider_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     (void) tls_set;
+
+    /*
+     * /v1/responses is served natively by OpenAI itself (its host) and by
+     * Azure's v1 API: passed through there unless responses=translate;
+     * translated for any other OpenAI-compatible server (vLLM, a proxy, a
+     * mock) unless responses=native
+     */
+
+    if (responses == NGX_CONF_UNSET) {
+        if (preset->adapter == &ngx_http_llm_provider_azure) {
+            responses = (pc->version.len == 2
+                         && ngx_strncmp(pc->version.data, "v1", 2) == 0);
+
+        } else {
+            responses = (preset->adapter == &ngx_http_llm_provider_openai
+                         && pc->host.len == sizeof("api.openai.com") - 1
+                         && ngx_strncasecmp(pc->host.data,
+                                            (u_char *) "api.openai.com",
+                                            pc->host.len) == 0);
+        }
+    }
+
+    if (responses) {
+        pc->quirks |= NGX_HTTP_LLM_Q_RESPONSES;
+    }
 
     if (pc->tls) {
         lmcf->has_tls = 1;

@@ -671,9 +671,7 @@ ngx_http_llm_fallback_reinit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     if ((ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS
          ? ctx->embed == NULL : ctx->req == NULL)
-        && (!ctx->provider->type->openai_format
-            || (ctx->surface != NGX_HTTP_LLM_SURFACE_CHAT
-                && ctx->surface != NGX_HTTP_LLM_SURFACE_EMBEDDINGS)))
+        && !ngx_http_llm_passthrough(ctx, ctx->provider))
     {
         rc = ngx_http_llm_request_json(r, ctx, &js);
 

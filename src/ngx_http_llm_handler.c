@@ -88,6 +88,7 @@ ngx_http_llm_handler(ngx_http_request_t *r)
 
         ctx->model = id;
         ctx->stream = (id.data[id.len + 1] == 's');
+        ctx->count_tokens = (id.data[id.len + 1] == 'c');
 
     } else if (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES) {
         ctx->surf = &ngx_http_llm_surface_responses;
@@ -321,6 +322,11 @@ ngx_http_llm_surface(ngx_http_request_t *r, ngx_str_t *model_id)
         goto gemini;
     }
 
+    if (p && ngx_http_llm_ends_with(":countTokens")) {
+        last -= sizeof(":countTokens") - 1;
+        goto gemini;
+    }
+
 #undef ngx_http_llm_ends_with
 
     /* "/v1/models/{id}"; ids may contain "/" (Together: "org/model") */
@@ -431,14 +437,12 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     }
 
     /*
-     * OpenAI clients of OpenAI-format providers take the passthrough
-     * path; everything else goes through the canonical request
+     * OpenAI clients of OpenAI-format providers (Responses clients of
+     * those with responses=native) take the passthrough path; everything
+     * else goes through the canonical request
      */
 
-    if (!ctx->provider->type->openai_format
-        || (ctx->surface != NGX_HTTP_LLM_SURFACE_CHAT
-            && ctx->surface != NGX_HTTP_LLM_SURFACE_EMBEDDINGS))
-    {
+    if (!ngx_http_llm_passthrough(ctx, ctx->provider)) {
         if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS
             && !ctx->provider->type->embeddings)
         {
@@ -511,7 +515,25 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     }
 
     if (ctx->count_tokens) {
-        ngx_http_finalize_request(r, ngx_http_llm_count_tokens(r, ctx));
+
+        /*
+         * the provider counts when it has an endpoint for it (no limits,
+         * no fallback: a count is free and belongs to one model);
+         * otherwise the estimate
+         */
+
+        if (ctx->provider->type != &ngx_http_llm_provider_anthropic
+            && ctx->provider->type != &ngx_http_llm_provider_gemini
+            && ctx->provider->type != &ngx_http_llm_provider_bedrock)
+        {
+            ngx_http_finalize_request(r, ngx_http_llm_count_tokens(r, ctx));
+            return;
+        }
+
+        ctx->stream = 0;
+        ctx->req->stream = 0;
+
+        ngx_http_llm_upstream_start(r, ctx);
         return;
     }
 
@@ -728,7 +750,25 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     }
 
     if (ctx->surface == NGX_HTTP_LLM_SURFACE_GEMINI) {
-        /* the model and the stream flag came with the URL */
+
+        /*
+         * the model and the stream flag came with the URL; :countTokens
+         * takes "contents", or a whole "generateContentRequest": then
+         * that object is the request
+         */
+
+        for (i = 0; ctx->count_tokens && i < n; i++) {
+            if (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
+                && m[i].key.len == sizeof("generateContentRequest") - 1
+                && ngx_strncmp(m[i].key.data, "generateContentRequest",
+                               m[i].key.len) == 0)
+            {
+                ctx->body.data = m[i].start;
+                ctx->body.len = m[i].end - m[i].start;
+                break;
+            }
+        }
+
         return NGX_OK;
     }
 
@@ -1022,8 +1062,10 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
 
 
 /*
- * POST /v1/messages/count_tokens, answered here for every provider with
- * an estimate, flagged "X-LLM-Token-Count: estimated": the UTF-8 bytes of
+ * POST /v1/messages/count_tokens (and Gemini's :countTokens) for a
+ * provider with no count endpoint (OpenAI-compatible, Azure)
+ * is answered here with an estimate, flagged "X-LLM-Token-Count:
+ * estimated": the UTF-8 bytes of
  * all texts, tool calls and tool definitions divided by 4 (rounded up),
  * plus 3 per message and per tool, plus 1000 per image, document or audio
  * part.
@@ -1032,11 +1074,28 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
 static ngx_int_t
 ngx_http_llm_count_tokens(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
+    ngx_chain_t  *cl;
+
+    cl = ngx_http_llm_count_estimate(r, ctx);
+    if (cl == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cl->buf->last_buf = (r == r->main) ? 1 : 0;
+    cl->buf->last_in_chain = 1;
+
+    return ngx_http_llm_send_json(r, NGX_HTTP_OK, cl);
+}
+
+
+/* the estimate as the answer's body, the response flagged */
+
+ngx_chain_t *
+ngx_http_llm_count_estimate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
     size_t                     bytes;
     ngx_int_t                  n;
-    ngx_buf_t                 *b;
     ngx_uint_t                 i, j, media;
-    ngx_chain_t               *cl;
     ngx_table_elt_t           *h;
     ngx_http_llm_tool_t       *tool;
     ngx_http_llm_part_t       *part;
@@ -1086,30 +1145,12 @@ ngx_http_llm_count_tokens(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     h->hash = 1;
     ngx_str_set(&h->key, "X-LLM-Token-Count");
     ngx_str_set(&h->value, "estimated");
 
-    b = ngx_create_temp_buf(r->pool, sizeof("{\"input_tokens\":}\n") - 1
-                                     + NGX_INT_T_LEN);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_sprintf(b->last, "{\"input_tokens\":%i}\n", n);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    return ngx_http_llm_send_json(r, NGX_HTTP_OK, cl);
+    return ngx_http_llm_count_answer(r, ctx, n);
 }

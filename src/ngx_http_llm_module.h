@@ -42,6 +42,7 @@
 #define NGX_HTTP_LLM_Q_FLAT_ERROR         0x0002   /* {"object":"error"}  */
 #define NGX_HTTP_LLM_Q_STRIP_NAME         0x0004   /* Groq: messages.name */
 #define NGX_HTTP_LLM_Q_NO_KEY             0x0008   /* key is optional     */
+#define NGX_HTTP_LLM_Q_RESPONSES          0x0100   /* native /responses   */
 
 
 #define NGX_HTTP_LLM_ERR_BODY_MAX         65536
@@ -326,6 +327,20 @@ struct ngx_http_llm_provider_s {
     ngx_http_llm_error_pt              error;
     ngx_http_llm_check_pt              check;     /* NULL: takes all */
 };
+
+
+/*
+ * The client's body goes to the provider as it is but for the model:
+ * OpenAI chat and embeddings to an OpenAI-format provider, and Responses
+ * to one that serves /responses itself (llm_provider responses=native)
+ */
+
+#define ngx_http_llm_passthrough(ctx, pc)                                     \
+    ((pc)->type->openai_format                                                \
+     && ((ctx)->surface == NGX_HTTP_LLM_SURFACE_CHAT                          \
+         || (ctx)->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS                 \
+         || ((ctx)->surface == NGX_HTTP_LLM_SURFACE_RESPONSES                 \
+             && ((pc)->quirks & NGX_HTTP_LLM_Q_RESPONSES))))
 
 
 extern ngx_module_t  ngx_http_llm_module;

@@ -202,7 +202,7 @@ ngx_http_llm_anthropic_create_request(ngx_http_request_t *r,
 {
     u_char                        *p;
     size_t                         len;
-    ngx_str_t                      version;
+    ngx_str_t                      version, path;
     ngx_buf_t                     *b;
     ngx_chain_t                   *cl, *body;
     ngx_http_llm_jw_t              jw;
@@ -236,7 +236,16 @@ ngx_http_llm_anthropic_create_request(ngx_http_request_t *r,
         ngx_str_set(&version, "2023-06-01");
     }
 
-    len = sizeof("POST /messages") - 1 + pc->base.len
+    /* messages/count_tokens: the same body, no sampling, to its URL */
+
+    if (ctx->count_tokens) {
+        ngx_str_set(&path, "/messages/count_tokens");
+
+    } else {
+        ngx_str_set(&path, "/messages");
+    }
+
+    len = sizeof("POST ") - 1 + path.len + pc->base.len
           + NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc)
           + sizeof("anthropic-version: " CRLF) - 1 + version.len
           + pc->extra_headers.len
@@ -255,7 +264,7 @@ ngx_http_llm_anthropic_create_request(ngx_http_request_t *r,
 
     p = ngx_cpymem(p, "POST ", sizeof("POST ") - 1);
     p = ngx_cpymem(p, pc->base.data, pc->base.len);
-    p = ngx_cpymem(p, "/messages", sizeof("/messages") - 1);
+    p = ngx_cpymem(p, path.data, path.len);
     p = ngx_http_llm_common_headers(p, pc, ctx->stream,
                                     (size_t) (body->buf->last
                                               - body->buf->pos));
@@ -289,9 +298,10 @@ ngx_http_llm_anthropic_create_request(ngx_http_request_t *r,
 
     r->upstream->request_bufs = cl;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "http llm anthropic request: %V/messages, %uz body bytes",
-                   &pc->base, (size_t) (body->buf->last - body->buf->pos));
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm anthropic request: %V%V, %uz body bytes",
+                   &pc->base, &path,
+                   (size_t) (body->buf->last - body->buf->pos));
 
     return NGX_OK;
 }
@@ -341,8 +351,11 @@ ngx_http_llm_anthropic_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     ngx_http_llm_jw_lit(jw, "{\"model\":");
     ngx_http_llm_jw_string(jw, &ctx->upstream_model);
-    ngx_http_llm_jw_lit(jw, ",\"max_tokens\":");
-    ngx_http_llm_jw_int(jw, max);
+
+    if (!ctx->count_tokens) {
+        ngx_http_llm_jw_lit(jw, ",\"max_tokens\":");
+        ngx_http_llm_jw_int(jw, max);
+    }
 
     ngx_http_llm_anthropic_system(jw, req);
 
@@ -355,6 +368,11 @@ ngx_http_llm_anthropic_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_jw_lit(jw, "]");
 
     ngx_http_llm_anthropic_tools(r->pool, jw, req, json_tool);
+
+    if (ctx->count_tokens) {
+        /* count_tokens takes no sampling parameters */
+        goto thinking;
+    }
 
     if (budget <= 0) {
 
@@ -425,6 +443,8 @@ ngx_http_llm_anthropic_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         ngx_http_llm_jw_string(jw, &req->user);
         ngx_http_llm_jw_lit(jw, "}");
     }
+
+thinking:
 
     if (budget > 0) {
         ngx_http_llm_jw_lit(jw, ",\"thinking\":{\"type\":\"enabled\","
@@ -1302,6 +1322,10 @@ ngx_http_llm_anthropic_response(ngx_http_request_t *r,
     ngx_http_llm_part_t       *part;
     ngx_http_llm_response_t    resp;
     ngx_http_llm_tool_call_t  *tc;
+
+    if (ctx->count_tokens) {
+        return ngx_http_llm_count_response(r, ctx, body, "input_tokens", out);
+    }
 
     rc = ngx_http_llm_json_parse(r->pool, &js, body->data, body->len,
                                  NGX_HTTP_LLM_ANTHROPIC_JSON_TOKENS);

@@ -143,6 +143,12 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* CountTokens: {"input":{"converse":{<a Converse body>}}} */
+
+    if (ctx->count_tokens) {
+        ngx_http_llm_jw_lit(&jw, "{\"input\":{\"converse\":");
+    }
+
     if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
         ngx_http_llm_bedrock_embed_body(r, ctx, &jw);
 
@@ -152,6 +158,10 @@ ngx_http_llm_bedrock_create_request(ngx_http_request_t *r,
 
     if (jw.failed) {
         return NGX_ERROR;
+    }
+
+    if (ctx->count_tokens) {
+        ngx_http_llm_jw_lit(&jw, "}}");
     }
 
     bcl = ngx_http_llm_jw_chain(&jw);
@@ -310,7 +320,10 @@ ngx_http_llm_bedrock_path(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                   ctx->upstream_model.len,
                                   NGX_ESCAPE_URI_COMPONENT);
 
-    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+    if (ctx->count_tokens) {
+        p = ngx_cpymem(p, "/count-tokens", sizeof("/count-tokens") - 1);
+
+    } else if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
         p = ngx_cpymem(p, "/invoke", sizeof("/invoke") - 1);
 
     } else if (ctx->stream) {
@@ -483,7 +496,11 @@ ngx_http_llm_bedrock_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         ngx_http_llm_jw_lit(jw, "]");
     }
 
-    /* inferenceConfig */
+    /* inferenceConfig (not counted: CountTokens takes none) */
+
+    if (ctx->count_tokens) {
+        goto tools;
+    }
 
     ngx_http_llm_jw_lit(jw, ",\"inferenceConfig\":{");
 
@@ -555,6 +572,8 @@ ngx_http_llm_bedrock_body(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         ngx_http_llm_jw_lit(jw, "}}}}");
     }
+
+tools:
 
     /* toolConfig: Bedrock has no "none", the tools are left out */
 
@@ -790,6 +809,10 @@ ngx_http_llm_bedrock_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_json_t        js;
     ngx_http_llm_response_t    resp;
     ngx_http_llm_tool_call_t  *tc;
+
+    if (ctx->count_tokens) {
+        return ngx_http_llm_count_response(r, ctx, body, "inputTokens", out);
+    }
 
     if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
         return ngx_http_llm_bedrock_embed_response(r, ctx, body, out);

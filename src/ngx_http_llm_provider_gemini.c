@@ -199,7 +199,7 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
 {
     u_char                        *p;
     size_t                         len;
-    ngx_str_t                      model, method;
+    ngx_str_t                      model, method, name;
     ngx_buf_t                     *b;
     ngx_chain_t                   *cl, *body;
     ngx_http_llm_jw_t              jw;
@@ -226,7 +226,10 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+    if (ctx->count_tokens) {
+        ngx_str_set(&method, ":countTokens");
+
+    } else if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
         ngx_str_set(&method, ":batchEmbedContents");
 
     } else if (ctx->stream) {
@@ -244,7 +247,41 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
+    if (ctx->count_tokens) {
+        /*
+         * :countTokens counts a whole GenerateContentRequest (system
+         * instruction and tools too, unlike bare "contents")
+         */
+
+        ngx_http_llm_jw_lit(&jw, "{\"generateContentRequest\":");
+        ngx_http_llm_gemini_body(r, ctx->req, pc, &jw);
+
+        /* the body's last "}" gives way to the model's resource name */
+
+        if (!jw.failed) {
+            jw.pos--;
+        }
+
+        name = ctx->upstream_model;
+
+        if (name.len <= sizeof("models/") - 1
+            || ngx_strncmp(name.data, "models/", sizeof("models/") - 1) != 0)
+        {
+            name.len = sizeof("models/") - 1 + ctx->upstream_model.len;
+            name.data = ngx_pnalloc(r->pool, name.len);
+            if (name.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(ngx_cpymem(name.data, "models/", 7),
+                       ctx->upstream_model.data, ctx->upstream_model.len);
+        }
+
+        ngx_http_llm_jw_lit(&jw, ",\"model\":");
+        ngx_http_llm_jw_string(&jw, &name);
+        ngx_http_llm_jw_lit(&jw, "}}");
+
+    } else if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
         ngx_http_llm_gemini_embed_body(r, ctx, &model, &jw);
 
     } else {
@@ -1255,6 +1292,10 @@ ngx_http_llm_gemini_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_int_t                 rc, c, cand, content, v, f;
     ngx_http_llm_json_t       js;
     ngx_http_llm_response_t   resp;
+
+    if (ctx->count_tokens) {
+        return ngx_http_llm_count_response(r, ctx, body, "totalTokens", out);
+    }
 
     if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
         return ngx_http_llm_gemini_embed_response(r, ctx, body, out);

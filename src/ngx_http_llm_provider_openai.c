@@ -126,6 +126,9 @@ static ngx_int_t ngx_http_llm_openai_emit(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t type, ngx_str_t *text,
     ngx_chain_t ***ll);
 static void ngx_http_llm_openai_scratch_cleanup(void *data);
+static ngx_int_t ngx_http_llm_openai_responses_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *name, ngx_str_t *data,
+    ngx_chain_t ***ll);
 
 
 const ngx_http_llm_provider_t  ngx_http_llm_provider_openai = {
@@ -185,6 +188,10 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
     if (ctx->surface == NGX_HTTP_LLM_SURFACE_EMBEDDINGS) {
         ngx_str_set(&path, "/embeddings");
 
+    } else if (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES) {
+        /* responses=native: the model is the only edit */
+        ngx_str_set(&path, "/responses");
+
     } else {
         ngx_str_set(&path, "/chat/completions");
     }
@@ -197,7 +204,9 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (pc->quirks & NGX_HTTP_LLM_Q_STRIP_NAME) {
+    if ((pc->quirks & NGX_HTTP_LLM_Q_STRIP_NAME)
+        && ctx->surface == NGX_HTTP_LLM_SURFACE_CHAT)
+    {
         if (ngx_http_llm_openai_strip_names(r, ctx, &list) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -238,6 +247,7 @@ ngx_http_llm_openai_create_request(ngx_http_request_t *r,
     ctx->inject_usage = 0;
 
     if (ctx->stream && !ctx->client_usage
+        && ctx->surface == NGX_HTTP_LLM_SURFACE_CHAT
         && !(pc->quirks & NGX_HTTP_LLM_Q_NO_STREAM_OPTIONS))
     {
         ctx->inject_usage = 1;
@@ -383,7 +393,7 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char                        *p;
     size_t                         len;
     ngx_buf_t                     *b;
-    ngx_uint_t                     azure, classic;
+    ngx_uint_t                     azure, classic, deployment;
     ngx_chain_t                   *cl;
     ngx_http_llm_provider_conf_t  *pc;
 
@@ -399,20 +409,32 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
               && !(pc->version.len == 2
                    && ngx_strncmp(pc->version.data, "v1", 2) == 0);
 
+    /*
+     * the classic API's Responses are not per deployment:
+     * "{base}/responses?api-version=", the deployment in "model"
+     */
+
+    deployment = classic && !(ctx->req == NULL
+                              && ctx->surface
+                                 == NGX_HTTP_LLM_SURFACE_RESPONSES);
+
     len = sizeof("POST ") - 1 + pc->base.len + path->len
           + NGX_HTTP_LLM_COMMON_HEADERS_LEN(pc)
           + pc->extra_headers.len
           + sizeof(CRLF) - 1;
 
     if (classic) {
+        len += sizeof("?api-version=") - 1 + pc->version.len;
+    }
+
+    if (deployment) {
         len += sizeof("/deployments/") - 1
                + ctx->upstream_model.len
                + 2 * ngx_escape_uri(NULL, ctx->upstream_model.data,
                                     ctx->upstream_model.len,
-                                    NGX_ESCAPE_URI_COMPONENT)
-               + sizeof("?api-version=") - 1 + pc->version.len;
+                                    NGX_ESCAPE_URI_COMPONENT);
 
-    } else if (azure) {
+    } else if (azure && !classic) {
         len += sizeof("/v1") - 1;
     }
 
@@ -430,13 +452,13 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     p = ngx_cpymem(p, "POST ", sizeof("POST ") - 1);
     p = ngx_cpymem(p, pc->base.data, pc->base.len);
 
-    if (classic) {
+    if (deployment) {
         p = ngx_cpymem(p, "/deployments/", sizeof("/deployments/") - 1);
         p = (u_char *) ngx_escape_uri(p, ctx->upstream_model.data,
                                       ctx->upstream_model.len,
                                       NGX_ESCAPE_URI_COMPONENT);
 
-    } else if (azure) {
+    } else if (azure && !classic) {
         p = ngx_cpymem(p, "/v1", sizeof("/v1") - 1);
     }
 
@@ -846,6 +868,10 @@ ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    if (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES) {
+        return ngx_http_llm_openai_responses_event(r, ctx, name, data, ll);
+    }
+
     if (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0) {
         ctx->done = 1;
         return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);
@@ -896,6 +922,69 @@ ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
     }
 
     return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);
+}
+
+
+/*
+ * A Responses stream passed through (responses=native): every event as
+ * it came, its name kept; the usage of the final event (response.
+ * completed, .incomplete or .failed: {"response":{"usage":{...}}}) is
+ * read for the accounting.  After a final event the stream is complete:
+ * a failure then adds no error event.
+ */
+
+static ngx_int_t
+ngx_http_llm_openai_responses_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *name, ngx_str_t *data,
+    ngx_chain_t ***ll)
+{
+    ngx_int_t            rc, resp;
+    ngx_str_t            fin;
+    ngx_http_llm_json_t  js;
+
+    if (data->len == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_openai_has_usage(data)) {
+
+        rc = ngx_http_llm_json_parse(r->pool, &js, data->data, data->len,
+                                     NGX_HTTP_LLM_OPENAI_MAX_TOKENS);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK
+            && ngx_http_llm_json_type(&js, 0) == NGX_HTTP_LLM_JSON_OBJECT)
+        {
+            resp = ngx_http_llm_json_get(&js, 0, "response");
+
+            ngx_http_llm_openai_usage(&js,
+                                      ngx_http_llm_json_get(&js, resp,
+                                                            "usage"),
+                                      &ctx->usage);
+
+            ngx_pfree(r->pool, js.toks);
+        }
+    }
+
+    if (name->len > sizeof("response.") - 1
+        && ngx_strncmp(name->data, "response.", sizeof("response.") - 1)
+           == 0)
+    {
+        fin.data = name->data + sizeof("response.") - 1;
+        fin.len = name->len - (sizeof("response.") - 1);
+
+        if ((fin.len == 9 && ngx_strncmp(fin.data, "completed", 9) == 0)
+            || (fin.len == 10 && ngx_strncmp(fin.data, "incomplete", 10) == 0)
+            || (fin.len == 6 && ngx_strncmp(fin.data, "failed", 6) == 0))
+        {
+            ctx->done = 1;
+        }
+    }
+
+    return ngx_http_llm_emit_event(r, name, data->data, data->len, ll);
 }
 
 
@@ -955,7 +1044,9 @@ ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         }
     }
 
-    rc = ngx_http_llm_openai_finish_reasons(r, body, &mapped);
+    rc = (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES)
+         ? NGX_DECLINED
+         : ngx_http_llm_openai_finish_reasons(r, body, &mapped);
 
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
@@ -1065,6 +1156,31 @@ ngx_http_llm_openai_usage(ngx_http_llm_json_t *js, ngx_int_t u,
     }
 
     v = ngx_http_llm_json_get(js, u, "prompt_tokens");
+
+    if (v < 0) {
+        /* the Responses API's names (a passed-through response) */
+
+        v = ngx_http_llm_json_get(js, u, "input_tokens");
+
+        if (ngx_http_llm_json_int(js, v, &usage->prompt) == NGX_OK) {
+            usage->known = 1;
+        }
+
+        v = ngx_http_llm_json_get(js, u, "output_tokens");
+        (void) ngx_http_llm_json_int(js, v, &usage->completion);
+
+        v = ngx_http_llm_json_get(js, u, "total_tokens");
+
+        if (ngx_http_llm_json_int(js, v, &usage->total) != NGX_OK) {
+            usage->total = usage->prompt + usage->completion;
+        }
+
+        d = ngx_http_llm_json_get(js, u, "input_tokens_details");
+        v = ngx_http_llm_json_get(js, d, "cached_tokens");
+        (void) ngx_http_llm_json_int(js, v, &usage->cached);
+
+        return;
+    }
 
     if (ngx_http_llm_json_int(js, v, &usage->prompt) == NGX_OK) {
         usage->known = 1;

@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include "ngx_http_llm_module.h"
+#include "ngx_http_llm_handler.h"
 #include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_strategy.h"
 #include "ngx_http_llm_provider.h"
@@ -88,6 +89,8 @@ static ngx_int_t ngx_http_llm_stream_end(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_chain_t ***ll);
 static ngx_int_t ngx_http_llm_stream_fail(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_int_t status, ngx_chain_t ***ll);
+static ngx_int_t ngx_http_llm_responses_fail(ngx_http_request_t *r,
+    ngx_str_t *message, ngx_chain_t ***ll);
 static void ngx_http_llm_abort_request(ngx_http_request_t *r);
 static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -150,7 +153,7 @@ ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
      */
 
     if (ctx->route && ctx->route->targets.nelts > ctx->route->nprimary
-        && llcf->fallback_provider)
+        && llcf->fallback_provider && !ctx->count_tokens)
     {
         if (ngx_http_llm_fallback_prepare(r, ctx) != NGX_OK) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -867,6 +870,26 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                           "upstream sent invalid JSON in a %ui response",
                           u->headers_in.status_n);
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        u->headers_in.status_n = NGX_HTTP_OK;
+        ngx_str_set(&u->headers_in.status_line, "200 OK");
+
+    } else if (ctx->count_tokens && u->headers_in.status_n == 400
+               && ctx->provider->type == &ngx_http_llm_provider_bedrock)
+    {
+        /*
+         * Bedrock counts tokens for some models only (not Nova, not
+         * inference profiles): a 400 there gets the estimate, flagged
+         */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm provider \"%V\" did not count tokens (400): "
+                      "estimated", &ctx->provider->name);
+
+        ctx->out = ngx_http_llm_count_estimate(r, ctx);
+        if (ctx->out == NULL) {
+            return NGX_ERROR;
         }
 
         u->headers_in.status_n = NGX_HTTP_OK;
@@ -1683,6 +1706,11 @@ ngx_http_llm_stream_fail(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_OK;
         }
 
+        if (ctx->surface == NGX_HTTP_LLM_SURFACE_RESPONSES) {
+            /* responses=native: the Responses API's error event */
+            return ngx_http_llm_responses_fail(r, &message, ll);
+        }
+
         p = ngx_pnalloc(r->pool, sizeof("{\"error\":{\"message\":\"\","
                                         "\"type\":\"api_error\","
                                         "\"param\":null,\"code\":"
@@ -1709,6 +1737,29 @@ ngx_http_llm_stream_fail(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_set(&delta.error_code, "upstream_error");
 
     return ngx_http_llm_emit_delta(r, ctx, &delta, ll);
+}
+
+
+static ngx_int_t
+ngx_http_llm_responses_fail(ngx_http_request_t *r, ngx_str_t *message,
+    ngx_chain_t ***ll)
+{
+    u_char     *p, *last;
+    ngx_str_t   name;
+
+    p = ngx_pnalloc(r->pool, sizeof("{\"type\":\"error\",\"code\":"
+                                    "\"upstream_error\",\"message\":\"\","
+                                    "\"param\":null}") - 1 + message->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_sprintf(p, "{\"type\":\"error\",\"code\":\"upstream_error\","
+                          "\"message\":\"%V\",\"param\":null}", message);
+
+    ngx_str_set(&name, "error");
+
+    return ngx_http_llm_emit_event(r, &name, p, last - p, ll);
 }
 
 

@@ -79,9 +79,10 @@ sub req {
 }
 
 sub conn {
-    return IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                 PeerPort => $s->port, Proto => 'tcp')
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $s->port, Proto => 'tcp')
         or die "connect: $!";
+    return $c;
 }
 
 sub write_all {

@@ -338,6 +338,10 @@ sub run_sdk_tests {
     my $sdk = "$top/build/sdk";
     my $sdk_version = install_sdk(%o, sdk => $sdk);
 
+    # extra_conf: a file of mock providers added to the quickstart's
+    # providers.d (t/bin/run-quickstart, QUICKSTART_EXTRA)
+    local $ENV{QUICKSTART_EXTRA} = "$top/$o{extra_conf}" if $o{extra_conf};
+
     my ($port, $out_log) = start_quickstart($nginx, $module, $echo);
 
     # the SDK test
