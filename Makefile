@@ -203,6 +203,20 @@ $(BUILD)/unit/anthropic_surface: $(ANTHROPIC_UNIT_SRCS) $(wildcard src/*.h) \
 	@mkdir -p $(BUILD)/unit
 	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_INCS) -o $@ $(ANTHROPIC_UNIT_SRCS)
 
+# -- unit: the client key compare timed (t/205-key-timing.t); only what the
+#    lookup needs is kept of ngx_http_llm_keys.c (--gc-sections)
+
+KEY_TIMING_SRCS = t/unit/key_timing.c t/unit/shim.c t/unit/openai_shim.c \
+                  src/ngx_http_llm_keys.c
+
+unit: $(BUILD)/unit/key_timing
+
+$(BUILD)/unit/key_timing: $(KEY_TIMING_SRCS) $(wildcard src/*.h) \
+                          $(BUILD)/nginx/objs/Makefile
+	@mkdir -p $(BUILD)/unit
+	$(UNIT_CC) $(UNIT_CFLAGS) -ffunction-sections -fdata-sections \
+	    $(UNIT_INCS) -o $@ $(KEY_TIMING_SRCS) -Wl,--gc-sections -lcrypto -lm
+
 # -- fuzz: libFuzzer targets under t/fuzz (clang, ASan + UBSan) ---------------
 #    make fuzz FUZZ_SECONDS=N   each target N seconds (default 10), seeded
 #    from t/fixtures and t/fuzz/seeds; corpora kept in build/fuzz/corpus;

@@ -257,9 +257,29 @@ ngx_chain_t *ngx_http_llm_jw_chain(ngx_http_llm_jw_t *jw);
 /* finish reasons, both ways */
 ngx_str_t *ngx_http_llm_finish_openai(ngx_uint_t finish);
 
+/*
+ * What a stream cut short is charged for: the generated text of the
+ * deltas, and whether the provider's usage was final
+ */
+static ngx_inline void
+ngx_http_llm_delta_account(ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_delta_t *delta)
+{
+    if (delta->type == NGX_HTTP_LLM_DELTA_TEXT
+        || delta->type == NGX_HTTP_LLM_DELTA_REASONING
+        || delta->type == NGX_HTTP_LLM_DELTA_TOOL_ARGS)
+    {
+        ctx->generated += delta->text.len;
+
+    } else if (delta->type == NGX_HTTP_LLM_DELTA_USAGE) {
+        ctx->usage_final = 1;
+    }
+}
+
 /* adapters hand canonical results to the client's surface */
 #define ngx_http_llm_emit_delta(r, ctx, delta, ll)                           \
-    (ctx)->surf->write_delta(r, ctx, delta, ll)
+    (ngx_http_llm_delta_account(ctx, delta),                                  \
+     (ctx)->surf->write_delta(r, ctx, delta, ll))
 #define ngx_http_llm_emit_response(r, ctx, resp, out)                        \
     (ctx)->surf->write_response(r, ctx, resp, out)
 

@@ -11,6 +11,7 @@
 #include "ngx_http_llm_handler.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_error.h"
+#include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_router.h"
 #include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_canonical.h"
@@ -35,7 +36,7 @@ static ngx_int_t ngx_http_llm_parse_request(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_check_model(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
-    ngx_str_t *id);
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *id);
 static ngx_int_t ngx_http_llm_not_allowed(ngx_http_request_t *r,
     const char *allow);
 static ngx_int_t ngx_http_llm_count_tokens(ngx_http_request_t *r,
@@ -119,7 +120,7 @@ ngx_http_llm_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        return ngx_http_llm_models(r, &id);
+        return ngx_http_llm_models(r, ctx, &id);
 
     case NGX_HTTP_LLM_SURFACE_CHAT:
     case NGX_HTTP_LLM_SURFACE_EMBEDDINGS:
@@ -937,10 +938,17 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
+/*
+ * GET /v1/models and /v1/models/{id}: the exact routes, those the
+ * client's key may use only (a model it may not use is not found)
+ */
+
 static ngx_int_t
-ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
+ngx_http_llm_models(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *id)
 {
     size_t                     len;
+    ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_uint_t                 i, n;
     ngx_chain_t               *cl;
@@ -957,7 +965,14 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (route == NULL) {
+        rc = (route == NULL) ? 0
+             : ngx_http_llm_keys_model_allowed(r, ctx->key, id);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == 0) {
             return ngx_http_llm_send_error(r, NGX_HTTP_NOT_FOUND,
                                            "invalid_request_error",
                                            "model_not_found",
@@ -1017,6 +1032,17 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_str_t *id)
             if (route->regex || route->is_default || route->chained
                 || route->targets.nelts == 0)
             {
+                continue;
+            }
+
+            rc = ngx_http_llm_keys_model_allowed(r, ctx->key,
+                                                 &route->pattern);
+
+            if (rc == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (rc == 0) {
                 continue;
             }
 

@@ -49,8 +49,6 @@ static int ngx_libc_cdecl ngx_http_llm_keys_cmp_digest(const void *one,
     const void *two);
 static int ngx_libc_cdecl ngx_http_llm_keys_cmp_name(const void *one,
     const void *two);
-static ngx_http_llm_key_t *ngx_http_llm_keys_find(ngx_http_llm_keys_t *keys,
-    u_char *digest);
 static ngx_int_t ngx_http_llm_keys_credential(ngx_str_t *value,
     ngx_str_t *cred, ngx_uint_t *n, ngx_uint_t *bad);
 static ngx_int_t ngx_http_llm_keys_unauthorized(ngx_http_request_t *r,
@@ -432,6 +430,11 @@ ngx_http_llm_keys_line(ngx_conf_t *cf, ngx_http_llm_keys_t *keys,
 
         rc = ngx_http_llm_limit_param(&v, &key.limits);
 
+        if (rc == NGX_DECLINED) {
+            rc = ngx_http_llm_limit_model_param(cf->pool, &v,
+                                                &key.model_limits);
+        }
+
         if (rc == NGX_OK) {
             continue;
         }
@@ -492,8 +495,9 @@ ngx_http_llm_keys_line(ngx_conf_t *cf, ngx_http_llm_keys_t *keys,
         team->name.len = key.team_name.len;
         team->hash = ngx_http_llm_shm_hash(&team->name);
         team->limits = key.limits;
+        team->model_limits = key.model_limits;
 
-        if (ngx_http_llm_limits_set(&team->limits)) {
+        if (ngx_http_llm_limits_set(&team->limits) || team->model_limits) {
             keys->limited++;
         }
 
@@ -529,7 +533,7 @@ ngx_http_llm_keys_line(ngx_conf_t *cf, ngx_http_llm_keys_t *keys,
         k->team_hash = ngx_http_llm_shm_hash(&k->team_name);
     }
 
-    if (ngx_http_llm_limits_set(&k->limits)) {
+    if (ngx_http_llm_limits_set(&k->limits) || k->model_limits) {
         keys->limited++;
     }
 
@@ -938,48 +942,75 @@ ngx_http_llm_keys_cmp_name(const void *one, const void *two)
 }
 
 
-static ngx_http_llm_key_t *
-ngx_http_llm_keys_find(ngx_http_llm_keys_t *keys, u_char *digest)
+/*
+ * The first 8 bytes of a digest as a number, for the lookup: the keys are
+ * sorted by them (no two keys share them, see ngx_http_llm_keys_init()).
+ */
+
+static ngx_inline uint64_t
+ngx_http_llm_keys_prefix64(u_char *d)
 {
-    ngx_int_t            rc;
-    ngx_uint_t           lo, hi, mid;
+    return ((uint64_t) d[0] << 56) | ((uint64_t) d[1] << 48)
+           | ((uint64_t) d[2] << 40) | ((uint64_t) d[3] << 32)
+           | ((uint64_t) d[4] << 24) | ((uint64_t) d[5] << 16)
+           | ((uint64_t) d[6] << 8) | (uint64_t) d[7];
+}
+
+
+/*
+ * Timing: the SHA-256 of any credential of a given length takes the same
+ * time; the search then takes as many steps for every digest (the number
+ * of keys decides), without a branch on the digest, and ends with one
+ * CRYPTO_memcmp() of the whole digest against the one candidate, for a
+ * right key and a wrong one alike.  What a request's time could tell is
+ * at most where a digest an attacker cannot steer would sort.
+ * t/unit/key_timing.c measures it (Welch's t-test, t/205-key-timing.t).
+ */
+
+ngx_http_llm_key_t *
+ngx_http_llm_keys_lookup(ngx_http_llm_keys_t *keys, ngx_str_t *cred)
+{
+    u_char               digest[NGX_HTTP_LLM_DIGEST_LEN];
+    uint64_t             want, less;
+    ngx_uint_t           n, lo, half, miss;
     ngx_http_llm_key_t  *key;
 
-    lo = 0;
-    hi = keys->keys.nelts;
+    n = keys->keys.nelts;
 
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        key = keys->sorted[mid];
-
-        rc = ngx_memcmp(digest, key->digest, 8);
-
-        if (rc == 0) {
-            if (CRYPTO_memcmp(digest, key->digest, NGX_HTTP_LLM_DIGEST_LEN)
-                == 0)
-            {
-                return key;
-            }
-
-            return NULL;
-        }
-
-        if (rc < 0) {
-            hi = mid;
-
-        } else {
-            lo = mid + 1;
-        }
+    if (n == 0) {
+        return NULL;
     }
 
-    return NULL;
+    SHA256(cred->data, cred->len, digest);
+
+    want = ngx_http_llm_keys_prefix64(digest);
+
+    /* the last key whose prefix is not above the digest's, or the first */
+
+    lo = 0;
+
+    for (half = n / 2; n > 1; half = n / 2) {
+        less = ngx_http_llm_keys_prefix64(keys->sorted[lo + half]->digest)
+               <= want;
+
+        /* lo += half when less, without a branch */
+        lo += half & (ngx_uint_t) (0 - less);
+        n -= half;
+    }
+
+    key = keys->sorted[lo];
+
+    miss = (CRYPTO_memcmp(digest, key->digest, NGX_HTTP_LLM_DIGEST_LEN) != 0);
+
+    ngx_explicit_memzero(digest, sizeof(digest));
+
+    return miss ? NULL : key;
 }
 
 
 ngx_int_t
 ngx_http_llm_keys_auth(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    u_char                    digest[NGX_HTTP_LLM_DIGEST_LEN];
     ngx_str_t                 cred, v;
     ngx_uint_t                i, n, bad;
     ngx_list_part_t          *part;
@@ -1070,11 +1101,7 @@ ngx_http_llm_keys_auth(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return ngx_http_llm_keys_unauthorized(r, 0);
     }
 
-    SHA256(cred.data, cred.len, digest);
-
-    key = ngx_http_llm_keys_find(llcf->keys, digest);
-
-    ngx_explicit_memzero(digest, sizeof(digest));
+    key = ngx_http_llm_keys_lookup(llcf->keys, &cred);
 
     if (key == NULL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -1185,15 +1212,40 @@ ngx_http_llm_keys_unauthorized(ngx_http_request_t *r, ngx_uint_t missing)
 ngx_int_t
 ngx_http_llm_keys_access(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
+    rc = ngx_http_llm_keys_model_allowed(r, ctx->key, &ctx->model);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm: API key \"%V\" may not use the requested model",
+                  &ctx->key->name);
+
+    return ngx_http_llm_send_error(r, NGX_HTTP_FORBIDDEN,
+                                   "invalid_request_error",
+                                   "model_not_allowed",
+                                   "This API key may not use the requested "
+                                   "model.");
+}
+
+
+ngx_int_t
+ngx_http_llm_keys_model_allowed(ngx_http_request_t *r,
+    ngx_http_llm_key_t *key, ngx_str_t *model)
+{
     ngx_int_t                    rc;
     ngx_uint_t                   i;
-    ngx_http_llm_key_t          *key;
     ngx_http_llm_model_match_t  *m;
 
-    key = ctx->key;
-
     if (key == NULL || key->models == NULL) {
-        return NGX_OK;
+        return 1;
     }
 
     m = key->models->elts;
@@ -1201,36 +1253,27 @@ ngx_http_llm_keys_access(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     for (i = 0; i < key->models->nelts; i++) {
 
         if (m[i].regex == NULL) {
-            if (m[i].name.len == ctx->model.len
-                && ngx_strncmp(m[i].name.data, ctx->model.data,
-                               ctx->model.len) == 0)
+            if (m[i].name.len == model->len
+                && ngx_strncmp(m[i].name.data, model->data, model->len) == 0)
             {
-                return NGX_OK;
+                return 1;
             }
 
             continue;
         }
 
-        rc = ngx_regex_exec(m[i].regex, &ctx->model, NULL, 0);
+        rc = ngx_regex_exec(m[i].regex, model, NULL, 0);
 
         if (rc >= 0) {
-            return NGX_OK;
+            return 1;
         }
 
         if (rc != NGX_REGEX_NO_MATCHED) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                           ngx_regex_exec_n " failed: %i", rc);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "llm: API key \"%V\" may not use the requested model",
-                  &key->name);
-
-    return ngx_http_llm_send_error(r, NGX_HTTP_FORBIDDEN,
-                                   "invalid_request_error",
-                                   "model_not_allowed",
-                                   "This API key may not use the requested "
-                                   "model.");
+    return 0;
 }

@@ -30,6 +30,7 @@ typedef struct {
     ngx_str_t                   name;
     uint32_t                    hash;       /* of the name, for the zone */
     ngx_http_llm_limits_t       limits;
+    ngx_array_t                *model_limits; /* model_limits_t, or NULL */
 } ngx_http_llm_team_t;
 
 
@@ -46,6 +47,7 @@ struct ngx_http_llm_key_s {
 
     ngx_array_t                *models;     /* model_match_t; NULL: all */
     ngx_http_llm_limits_t       limits;
+    ngx_array_t                *model_limits; /* model_limits_t, or NULL */
     time_t                      expires;    /* 0: never */
 
     unsigned                    revoked:1;
@@ -83,6 +85,18 @@ ngx_int_t ngx_http_llm_keys_auth(ngx_http_request_t *r,
 /* the model asked for (ctx->model) against the key's: NGX_OK or 403 sent */
 ngx_int_t ngx_http_llm_keys_access(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+
+/* a model name against the key's models=: 1 allowed, 0 not, NGX_ERROR */
+ngx_int_t ngx_http_llm_keys_model_allowed(ngx_http_request_t *r,
+    ngx_http_llm_key_t *key, ngx_str_t *model);
+
+/*
+ * The key of a presented credential, or NULL: the SHA-256 of the
+ * credential, looked up by the first 8 bytes of the digest (which tell
+ * nothing of the secret), the whole digest compared in constant time.
+ */
+ngx_http_llm_key_t *ngx_http_llm_keys_lookup(ngx_http_llm_keys_t *keys,
+    ngx_str_t *cred);
 
 
 #endif /* _NGX_HTTP_LLM_KEYS_H_INCLUDED_ */

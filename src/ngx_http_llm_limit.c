@@ -25,7 +25,11 @@
 /* tokens of one request, far above any context: no overflow in costs */
 #define NGX_HTTP_LLM_MAX_TOKENS    100000000
 
-#define NGX_HTTP_LLM_NODES         2                     /* key, team */
+/* the model in the name of a per-model node, at most */
+#define NGX_HTTP_LLM_MODEL_NODE    256
+
+/* key, team, and each on the model asked for */
+#define NGX_HTTP_LLM_NODES         4
 
 
 typedef enum {
@@ -51,7 +55,7 @@ typedef struct {
 
 typedef struct {
     ngx_http_llm_deny_e         reason;
-    ngx_uint_t                  team;       /* the team's limit */
+    ngx_uint_t                  node;       /* whose limit: a->kind[] */
     uint64_t                    limit;
     ngx_msec_t                  retry;      /* 0: no Retry-After */
     ngx_uint_t                  period;
@@ -70,6 +74,8 @@ typedef struct {
 
     ngx_http_llm_node_t        *node[NGX_HTTP_LLM_NODES];
     ngx_http_llm_limits_t      *limits[NGX_HTTP_LLM_NODES];
+    ngx_uint_t                  kind[NGX_HTTP_LLM_NODES];
+    ngx_str_t                  *rule[NGX_HTTP_LLM_NODES]; /* "rpm:<model>" */
     ngx_uint_t                  nodes;
 
     uint64_t                    prompt;     /* estimates */
@@ -78,6 +84,8 @@ typedef struct {
 } ngx_http_llm_admission_t;
 
 
+static ngx_http_llm_model_limits_t *ngx_http_llm_limit_model(
+    ngx_array_t *list, ngx_str_t *model);
 static ngx_int_t ngx_http_llm_limit_decimal(u_char *p, u_char *last,
     ngx_uint_t digits, uint64_t max, uint64_t *out);
 static ngx_int_t ngx_http_llm_limit_period(ngx_str_t *value,
@@ -207,6 +215,126 @@ ngx_http_llm_limit_param(ngx_str_t *param, ngx_http_llm_limits_t *limits)
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_limit_model_param(ngx_pool_t *pool, ngx_str_t *param,
+    ngx_array_t **list)
+{
+    u_char                       *colon, *eq, *p;
+    ngx_int_t                     rc;
+    ngx_str_t                     model, value;
+    ngx_uint_t                    i;
+    ngx_http_llm_limits_t         check;
+    ngx_http_llm_model_limits_t  *ml;
+
+    eq = ngx_strlchr(param->data, param->data + param->len, '=');
+    colon = ngx_strlchr(param->data, param->data + param->len, ':');
+
+    if (eq == NULL || colon == NULL || colon > eq) {
+        return NGX_DECLINED;
+    }
+
+    model.data = colon + 1;
+    model.len = eq - model.data;
+
+    /* "rpm=60" checked as itself: the limit's name, then the value */
+
+    value.len = (colon - param->data) + (param->data + param->len - eq);
+
+    p = ngx_pnalloc(pool, value.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value.data = p;
+    p = ngx_cpymem(p, param->data, colon - param->data);
+    ngx_memcpy(p, eq, param->data + param->len - eq);
+
+    ngx_memzero(&check, sizeof(ngx_http_llm_limits_t));
+
+    rc = ngx_http_llm_limit_param(&value, &check);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (model.len == 0) {
+        return NGX_ERROR;
+    }
+
+    if (*list == NULL) {
+        *list = ngx_array_create(pool, 2, sizeof(ngx_http_llm_model_limits_t));
+        if (*list == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ml = (*list)->elts;
+
+    for (i = 0; i < (*list)->nelts; i++) {
+        if (ml[i].model.len == model.len
+            && ngx_strncmp(ml[i].model.data, model.data, model.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == (*list)->nelts) {
+        ml = ngx_array_push(*list);
+        if (ml == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(ml, sizeof(ngx_http_llm_model_limits_t));
+
+        /* the words of a keys file live in a buffer that is wiped */
+
+        ml->model.data = ngx_pstrdup(pool, &model);
+        if (ml->model.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ml->model.len = model.len;
+
+    } else {
+        ml = &ml[i];
+    }
+
+    return ngx_http_llm_limit_param(&value, &ml->limits);
+}
+
+
+/* the limits of a key or team on a model: its own, else those of "*" */
+
+static ngx_http_llm_model_limits_t *
+ngx_http_llm_limit_model(ngx_array_t *list, ngx_str_t *model)
+{
+    ngx_uint_t                    i;
+    ngx_http_llm_model_limits_t  *ml, *any;
+
+    if (list == NULL) {
+        return NULL;
+    }
+
+    any = NULL;
+    ml = list->elts;
+
+    for (i = 0; i < list->nelts; i++) {
+        if (ml[i].model.len == 1 && ml[i].model.data[0] == '*') {
+            any = &ml[i];
+            continue;
+        }
+
+        if (ml[i].model.len == model->len
+            && ngx_strncmp(ml[i].model.data, model->data, model->len) == 0)
+        {
+            return &ml[i];
+        }
+    }
+
+    return any;
 }
 
 
@@ -414,18 +542,20 @@ ngx_http_llm_price_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    time_t                     now;
-    ngx_str_t                 *name[NGX_HTTP_LLM_NODES];
-    uint32_t                   hash[NGX_HTTP_LLM_NODES];
-    ngx_int_t                  rc;
-    ngx_uint_t                 i, kind[NGX_HTTP_LLM_NODES];
-    ngx_msec_t                 now_ms;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_llm_key_t        *key;
-    ngx_http_llm_zone_t       *zone;
-    ngx_http_llm_verdict_t     v;
-    ngx_http_llm_admission_t  *a;
-    ngx_http_llm_main_conf_t  *lmcf;
+    time_t                        now;
+    ngx_str_t                    *name[NGX_HTTP_LLM_NODES];
+    ngx_str_t                     scoped[2], model;
+    uint32_t                      hash[NGX_HTTP_LLM_NODES];
+    ngx_int_t                     rc;
+    ngx_uint_t                    i, n;
+    ngx_msec_t                    now_ms;
+    ngx_http_llm_model_limits_t  *ml;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_llm_key_t           *key;
+    ngx_http_llm_zone_t          *zone;
+    ngx_http_llm_verdict_t        v;
+    ngx_http_llm_admission_t     *a;
+    ngx_http_llm_main_conf_t     *lmcf;
 
     key = ctx->key;
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
@@ -456,15 +586,63 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     a->limits[0] = &key->limits;
     name[0] = &key->name;
     hash[0] = key->hash;
-    kind[0] = NGX_HTTP_LLM_NODE_KEY;
+    a->kind[0] = NGX_HTTP_LLM_NODE_KEY;
     a->nodes = 1;
 
     if (key->team_name.len) {
         a->limits[1] = key->team ? &key->team->limits : NULL;
         name[1] = &key->team_name;
         hash[1] = key->team_hash;
-        kind[1] = NGX_HTTP_LLM_NODE_TEAM;
+        a->kind[1] = NGX_HTTP_LLM_NODE_TEAM;
         a->nodes = 2;
+    }
+
+    /*
+     * per-model limits: a node of their own, "<key> <model>" (names have
+     * no spaces), for the key's and for the team's
+     */
+
+    n = a->nodes;
+
+    for (i = 0; i < n; i++) {
+        ml = ngx_http_llm_limit_model((i == 0) ? key->model_limits
+                                      : (key->team ? key->team->model_limits
+                                                   : NULL),
+                                      &ctx->model);
+        if (ml == NULL) {
+            continue;
+        }
+
+        /*
+         * "*": a window of each route apart, named by its pattern (the
+         * model itself for an exact route), so that a client cannot make
+         * nodes of its own with made-up names for a regex route
+         */
+
+        if (ml->model.len == 1 && ml->model.data[0] == '*' && ctx->route) {
+            model = ctx->route->pattern;
+
+        } else {
+            model = ctx->model;
+        }
+
+        model.len = ngx_min(model.len, NGX_HTTP_LLM_MODEL_NODE);
+
+        scoped[i].len = name[i]->len + 1 + model.len;
+        scoped[i].data = ngx_pnalloc(r->pool, scoped[i].len);
+        if (scoped[i].data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_sprintf(scoped[i].data, "%V %V", name[i], &model);
+
+        a->limits[a->nodes] = &ml->limits;
+        a->rule[a->nodes] = &ml->model;
+        name[a->nodes] = &scoped[i];
+        hash[a->nodes] = ngx_http_llm_shm_hash(&scoped[i]);
+        a->kind[a->nodes] = (i == 0) ? NGX_HTTP_LLM_NODE_KEY_MODEL
+                                     : NGX_HTTP_LLM_NODE_TEAM_MODEL;
+        a->nodes++;
     }
 
     if (ngx_http_llm_limit_estimate(r, ctx, a) != NGX_OK) {
@@ -479,8 +657,8 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ngx_http_llm_shm_lock(zone);
 
     for (i = 0; i < a->nodes; i++) {
-        a->node[i] = ngx_http_llm_shm_node(zone, kind[i], name[i], hash[i],
-                                           1);
+        a->node[i] = ngx_http_llm_shm_node(zone, a->kind[i], name[i],
+                                           hash[i], 1);
 
         if (a->node[i] == NULL) {
             v.reason = ngx_http_llm_deny_zone;
@@ -499,7 +677,7 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         rc = ngx_http_llm_limit_check(a, i, now, now_ms, &v);
 
         if (rc != NGX_OK) {
-            v.team = i;
+            v.node = i;
             break;
         }
     }
@@ -507,6 +685,14 @@ ngx_http_llm_limit_admit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     if (v.reason == ngx_http_llm_deny_none) {
         for (i = 0; i < a->nodes; i++) {
             ngx_http_llm_limit_reserve(a, i, now);
+        }
+
+    } else if (v.reason != ngx_http_llm_deny_zone) {
+
+        /* the 429 answered, by key and team */
+
+        for (i = 0; i < a->nodes; i++) {
+            a->node[i]->responses[3]++;
         }
     }
 
@@ -910,7 +1096,7 @@ ngx_http_llm_limit_settle(void *data)
     time_t                  now;
     uint64_t                prompt, cached, completion, tokens, cost, est;
     uint64_t                d;
-    ngx_uint_t              i;
+    ngx_uint_t              i, status;
     ngx_msec_t              now_ms;
     ngx_http_llm_ctx_t     *ctx;
     ngx_http_upstream_t    *u;
@@ -920,6 +1106,9 @@ ngx_http_llm_limit_settle(void *data)
 
     ctx = a->ctx;
     u = a->request->upstream;
+
+    status = a->request->err_status ? a->request->err_status
+                                    : a->request->headers_out.status;
 
     cached = 0;
 
@@ -960,6 +1149,11 @@ ngx_http_llm_limit_settle(void *data)
         l = a->limits[i];
 
         node->refs--;
+
+        if (status >= 100 && status < 600) {
+            node->responses[status / 100 - 1]++;
+        }
+
         node->prompt_tokens += prompt;
         node->completion_tokens += completion;
         node->cost_total += cost;
@@ -1135,8 +1329,9 @@ ngx_http_llm_limit_deny(ngx_http_request_t *r, ngx_http_llm_admission_t *a,
 {
     u_char       *p, *msg, *last;
     size_t        len;
-    ngx_str_t    *who, *period;
-    const char   *type, *code, *what, *kind;
+    ngx_str_t    *who, *period, *model, on;
+    ngx_uint_t    team;
+    const char   *type, *code, *what, *kind, *limit;
 
     if (v->reason == ngx_http_llm_deny_zone) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -1150,11 +1345,30 @@ ngx_http_llm_limit_deny(ngx_http_request_t *r, ngx_http_llm_admission_t *a,
                                        "later.");
     }
 
-    who = v->team ? &a->ctx->key->team_name : &a->ctx->key->name;
-    kind = v->team ? "team" : "key";
+    team = (a->kind[v->node] == NGX_HTTP_LLM_NODE_TEAM
+            || a->kind[v->node] == NGX_HTTP_LLM_NODE_TEAM_MODEL);
+    who = team ? &a->ctx->key->team_name : &a->ctx->key->name;
+    kind = team ? "team" : "key";
     period = &ngx_http_llm_period_phrases[v->period];
 
-    len = 256 + who->len;
+    /* a per-model limit: the model asked for, JSON-escaped by the writer */
+
+    model = (a->kind[v->node] >= NGX_HTTP_LLM_NODE_KEY_MODEL)
+            ? &a->ctx->model : NULL;
+
+    len = 256 + who->len + (model ? model->len + 16 : 0);
+
+    on.data = ngx_pnalloc(r->pool, len);
+    if (on.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* "key \"app\"", "key \"app\" on model \"gpt-4o\"" */
+
+    on.len = (model ? ngx_sprintf(on.data, "%s \"%V\" on model \"%V\"",
+                                  kind, who, model)
+                    : ngx_sprintf(on.data, "%s \"%V\"", kind, who))
+             - on.data;
 
     msg = ngx_pnalloc(r->pool, len);
     if (msg == NULL) {
@@ -1166,46 +1380,51 @@ ngx_http_llm_limit_deny(ngx_http_request_t *r, ngx_http_llm_admission_t *a,
     switch (v->reason) {
 
     case ngx_http_llm_deny_rpm:
+        limit = "rpm";
         type = "requests";
         code = "rate_limit_exceeded";
         what = "requests per minute";
         p = ngx_slprintf(msg, last, "Rate limit reached for requests per "
-                         "minute of %s \"%V\": limit %uL.",
-                         kind, who, v->limit);
+                         "minute of %V: limit %uL.",
+                         &on, v->limit);
         break;
 
     case ngx_http_llm_deny_tpm:
+        limit = "tpm";
         type = "tokens";
         code = "rate_limit_exceeded";
         what = "tokens per minute";
         p = ngx_slprintf(msg, last, "Rate limit reached for tokens per "
-                         "minute of %s \"%V\": limit %uL.",
-                         kind, who, v->limit);
+                         "minute of %V: limit %uL.",
+                         &on, v->limit);
         break;
 
     case ngx_http_llm_deny_too_large:
+        limit = "tpm";
         type = "tokens";
         code = "rate_limit_exceeded";
         what = "tokens per minute";
         p = ngx_slprintf(msg, last, "Request too large for the tokens per "
-                         "minute of %s \"%V\": limit %uL; lower max_tokens "
-                         "or the prompt.", kind, who, v->limit);
+                         "minute of %V: limit %uL; lower max_tokens "
+                         "or the prompt.", &on, v->limit);
         break;
 
     case ngx_http_llm_deny_tokens:
+        limit = "budget_tokens";
         type = "insufficient_quota";
         code = "insufficient_quota";
         what = "token budget";
-        p = ngx_slprintf(msg, last, "The token budget of %s \"%V\" "
-                         "(%uL %V) is spent.", kind, who, v->limit, period);
+        p = ngx_slprintf(msg, last, "The token budget of %V "
+                         "(%uL %V) is spent.", &on, v->limit, period);
         break;
 
     default: /* ngx_http_llm_deny_cost */
+        limit = "budget_cost";
         type = "insufficient_quota";
         code = "insufficient_quota";
         what = "cost budget";
-        p = ngx_slprintf(msg, last, "The cost budget of %s \"%V\" ($",
-                         kind, who);
+        p = ngx_slprintf(msg, last, "The cost budget of %V ($",
+                         &on);
         p = ngx_http_llm_dollars(p, v->limit);
         p = ngx_slprintf(p, last, " %V) is spent.", period);
         break;
@@ -1213,9 +1432,32 @@ ngx_http_llm_limit_deny(ngx_http_request_t *r, ngx_http_llm_admission_t *a,
 
     *p = '\0';
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "llm: %s of %s \"%V\" reached", what,
-                  v->team ? "team" : "API key", who);
+    /* the configured rule in the log, not what the client wrote */
+
+    if (model) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: %s of %s \"%V\" on model \"%V\" reached", what,
+                      team ? "team" : "API key", who, a->rule[v->node]);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: %s of %s \"%V\" reached", what,
+                      team ? "team" : "API key", who);
+    }
+
+    /* which limit: "rpm; scope=key-model" */
+
+    p = ngx_pnalloc(r->pool, 64);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_sprintf(p, "%s; scope=%s%s", limit, kind,
+                       model ? "-model" : "");
+
+    if (ngx_http_llm_limit_header(r, "x-llm-limit", p, last) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (v->retry) {
         p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
@@ -1462,4 +1704,118 @@ ngx_http_llm_price_cost(ngx_http_llm_price_t *price, uint64_t prompt,
 {
     return (prompt - cached) * price->input + cached * price->cached
            + completion * price->output;
+}
+
+
+size_t
+ngx_http_llm_usage_generated(u_char *data, size_t len)
+{
+    u_char      *p, *last, *q;
+    size_t       n;
+    ngx_uint_t   i;
+
+    static ngx_str_t  keys[] = {
+        ngx_string("content"), ngx_string("text"), ngx_string("delta"),
+        ngx_string("arguments"), ngx_string("partial_json"),
+        ngx_string("thinking"), ngx_string("reasoning_content"),
+        ngx_string("refusal")
+    };
+
+    n = 0;
+    p = data;
+    last = data + len;
+
+    while (p < last && (p = ngx_strlchr(p, last, '"')) != NULL) {
+
+        /* a key: a quote not escaped, a known name, a quote, ":" */
+
+        q = ++p;
+
+        if (q - data >= 2 && q[-2] == '\\') {
+            continue;
+        }
+
+        for (i = 0; i < sizeof(keys) / sizeof(ngx_str_t); i++) {
+            if ((size_t) (last - q) > keys[i].len
+                && ngx_strncmp(q, keys[i].data, keys[i].len) == 0
+                && q[keys[i].len] == '"')
+            {
+                break;
+            }
+        }
+
+        if (i == sizeof(keys) / sizeof(ngx_str_t)) {
+            continue;
+        }
+
+        q += keys[i].len + 1;
+
+        while (q < last && (*q == ' ' || *q == '\t')) {
+            q++;
+        }
+
+        if (q == last || *q++ != ':') {
+            continue;
+        }
+
+        while (q < last && (*q == ' ' || *q == '\t')) {
+            q++;
+        }
+
+        if (q == last || *q++ != '"') {
+            continue;
+        }
+
+        /* the string value: an escape counts as one byte */
+
+        while (q < last && *q != '"') {
+            if (*q == '\\' && q + 1 < last) {
+                q += (q[1] == 'u' && last - q >= 6) ? 6 : 2;
+
+            } else {
+                q++;
+            }
+
+            n++;
+        }
+
+        p = (q < last) ? q + 1 : last;
+    }
+
+    return n;
+}
+
+
+void
+ngx_http_llm_usage_partial(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t  completion;
+
+    if (!ctx->streaming || ctx->done || ctx->stream_ended
+        || ctx->usage_estimated || ctx->usage_final
+        || (ctx->req == NULL && ctx->usage.known))  /* OpenAI's: the last */
+    {
+        return;
+    }
+
+    completion = (ngx_int_t) ngx_min((ctx->generated + 3) / 4,
+                                     NGX_HTTP_LLM_MAX_TOKENS);
+
+    if (!ctx->usage.known || ctx->usage.prompt <= 0) {
+        ctx->usage.prompt = ngx_min((ctx->body.len + 3) / 4,
+                                    NGX_HTTP_LLM_MAX_TOKENS);
+        ctx->usage.cached = 0;
+    }
+
+    if (!ctx->usage.known || ctx->usage.completion < completion) {
+        ctx->usage.completion = completion;
+    }
+
+    ctx->usage.total = ctx->usage.prompt + ctx->usage.completion;
+    ctx->usage.known = 1;
+    ctx->usage_estimated = 1;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "http llm partial usage: %i + %i, %uz bytes streamed",
+                   ctx->usage.prompt, ctx->usage.completion, ctx->generated);
 }

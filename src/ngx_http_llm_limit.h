@@ -32,6 +32,14 @@ typedef struct {
     ngx_uint_t                  cost_period;
 } ngx_http_llm_limits_t;
 
+/* the limits of a key or team on one model ("*": on each model apart) */
+
+typedef struct {
+    ngx_str_t                   model;
+    ngx_http_llm_limits_t       limits;
+} ngx_http_llm_model_limits_t;
+
+
 #define ngx_http_llm_limits_set(l)                                            \
     ((l)->rpm || (l)->tpm || (l)->budget_tokens || (l)->budget_cost)
 
@@ -55,6 +63,14 @@ typedef struct {
 ngx_int_t ngx_http_llm_limit_param(ngx_str_t *param,
     ngx_http_llm_limits_t *limits);
 
+/*
+ * A per-model limit, "rpm:gpt-4o=10" or "tpm:*=20000" (the same limit on
+ * each model apart), into "*list" (created in "pool"): NGX_OK,
+ * NGX_DECLINED when "param" is not one, NGX_ERROR when it is invalid.
+ */
+ngx_int_t ngx_http_llm_limit_model_param(ngx_pool_t *pool, ngx_str_t *param,
+    ngx_array_t **list);
+
 char *ngx_http_llm_price_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
@@ -77,6 +93,23 @@ ngx_int_t ngx_http_llm_cost(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 /* the llm_price of a model, exact names first, then regexes; or NULL */
 ngx_http_llm_price_t *ngx_http_llm_price_of(ngx_http_llm_main_conf_t *lmcf,
     ngx_str_t *model);
+
+/*
+ * Bytes of generated text (the string values of "content", "text",
+ * "delta", "arguments", "partial_json", "thinking", "reasoning_content",
+ * "refusal") in an event sent to the client, whatever its API format.
+ */
+size_t ngx_http_llm_usage_generated(u_char *data, size_t len);
+
+/*
+ * A stream that did not end as it should (the client went away, the
+ * provider failed or timed out) before the provider's final usage: its
+ * usage is what the provider reported so far, the prompt estimated when
+ * it reported none, the completion at least the text streamed (4 bytes a
+ * token); flagged usage_estimated.
+ */
+void ngx_http_llm_usage_partial(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 
 /* nano-dollars as dollars, "0.000145": NGX_INT64_LEN + 11 bytes at most */
 u_char *ngx_http_llm_dollars(u_char *p, uint64_t nano);

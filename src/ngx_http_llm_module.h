@@ -265,9 +265,11 @@ struct ngx_http_llm_ctx_s {
 
     ngx_http_llm_usage_t            usage;
     ngx_uint_t                      upstream_status;
+    size_t                          generated;  /* text bytes streamed */
 
     ngx_msec_t                      start_msec;
     ngx_msec_t                      first_byte_msec;
+    ngx_msec_t                      first_token_msec; /* generated text */
 
     /* fallbacks: the attempts made, why the earlier ones failed */
     void                           *fallback;   /* ngx_http_llm_fb_t */
@@ -291,6 +293,11 @@ struct ngx_http_llm_ctx_s {
     unsigned                        count_tokens:1; /* no answer: a count */
     unsigned                        fallback_next:1; /* process_header
                                                         asked for next */
+    unsigned                        stream_timeout:1; /* cut by a timeout */
+    unsigned                        usage_final:1; /* the provider's last */
+    unsigned                        usage_estimated:1; /* stream cut short:
+                                                          usage partly
+                                                          estimated */
 };
 
 

@@ -30,9 +30,11 @@
 #define NGX_HTTP_LLM_NODE_BALANCE 5     /* a route target's in-flight count
                                            and latency, see
                                            ngx_http_llm_strategy.c */
+#define NGX_HTTP_LLM_NODE_KEY_MODEL   7 /* a key on one model: "key model" */
+#define NGX_HTTP_LLM_NODE_TEAM_MODEL  8 /* a team on one model */
 
 /* bumped whenever ngx_http_llm_node_t changes */
-#define NGX_HTTP_LLM_ZONE_LAYOUT  1
+#define NGX_HTTP_LLM_ZONE_LAYOUT  2
 
 
 /*
@@ -79,6 +81,7 @@ typedef struct {
     uint64_t                    prompt_tokens;
     uint64_t                    completion_tokens;
     uint64_t                    cost_total; /* nano-dollars */
+    uint64_t                    responses[5]; /* by status class */
 
     u_char                      data[1];
 } ngx_http_llm_node_t;

@@ -44,6 +44,7 @@ typedef struct {
     uint64_t                    prompt_tokens;
     uint64_t                    completion_tokens;
     uint64_t                    cost;
+    uint64_t                    responses[5];
 
     ngx_http_llm_stats_t        stats;      /* series */
 } ngx_http_llm_status_entry_t;
@@ -356,7 +357,7 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
     ngx_int_t                   prompt, completion, cached;
     ngx_uint_t                  status, attempts, err;
     ngx_time_t                 *tp;
-    ngx_msec_int_t              ttfb, duration;
+    ngx_msec_int_t              ttfb, ttft, duration;
     ngx_http_llm_ctx_t         *ctx;
     ngx_http_llm_node_t        *node;
     ngx_http_llm_zone_t        *zone;
@@ -421,6 +422,11 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
     }
 
     ttfb = -1;
+    ttft = -1;
+
+    if (ctx->first_token_msec && ctx->start_msec) {
+        ttft = (ngx_msec_int_t) (ctx->first_token_msec - ctx->start_msec);
+    }
 
     if (ctx->first_byte_msec && ctx->start_msec) {
         ttfb = (ngx_msec_int_t) (ctx->first_byte_msec - ctx->start_msec);
@@ -482,6 +488,10 @@ ngx_http_llm_status_log_handler(ngx_http_request_t *r)
         ngx_http_llm_status_observe(&stats->ttfb, ttfb);
     }
 
+    if (ttft >= 0) {
+        ngx_http_llm_status_observe(&stats->ttft, ttft);
+    }
+
     ngx_http_llm_status_observe(&stats->duration, duration);
 
     ngx_http_llm_shm_unlock(zone);
@@ -503,6 +513,16 @@ ngx_http_llm_status_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     ngx_uint_t                  ustatus;
     ngx_http_upstream_state_t  *state;
+
+    /* a stream cut short: by a timeout, by the provider, by the client */
+
+    if (ctx->stream_timeout) {
+        return NGX_HTTP_LLM_ERR_TIMEOUT;
+    }
+
+    if (ctx->usage_estimated && !ctx->stream_failed) {
+        return NGX_HTTP_LLM_ERR_CLIENT;
+    }
 
     if (status < 400 && !ctx->stream_failed) {
         return NGX_HTTP_LLM_ERR_CLASSES;
@@ -742,6 +762,7 @@ ngx_http_llm_status_snapshot(ngx_http_request_t *r, ngx_http_llm_zone_t *zone,
         e->prompt_tokens = ln->prompt_tokens;
         e->completion_tokens = ln->completion_tokens;
         e->cost = ln->cost_total;
+        ngx_memcpy(e->responses, ln->responses, sizeof(e->responses));
     }
 
     snap->evicted = zone->sh->evicted;
@@ -868,7 +889,7 @@ ngx_http_llm_status_prometheus(ngx_http_request_t *r,
 
         e->labels.len = p - e->labels.data;
 
-        size += 48 * (e->labels.len + 128);
+        size += 64 * (e->labels.len + 128);
     }
 
     b = ngx_create_temp_buf(r->pool, size);
@@ -964,6 +985,17 @@ ngx_http_llm_status_prometheus(ngx_http_request_t *r,
                                                &e->labels, &e->stats.ttfb);
     }
 
+    p = ngx_http_llm_prom_head(p, "llm_time_to_first_token_seconds",
+                               "histogram",
+                               "Streams: from the start of the upstream "
+                               "request to the first generated text.");
+
+    ngx_http_llm_prom_series(e) {
+        p = ngx_http_llm_status_prom_histogram(p,
+                                        "llm_time_to_first_token_seconds",
+                                        &e->labels, &e->stats.ttft);
+    }
+
     p = ngx_http_llm_prom_head(p, "llm_request_duration_seconds",
                                "histogram",
                                "From the first byte of the client's request "
@@ -991,6 +1023,27 @@ ngx_http_llm_status_prometheus(ngx_http_request_t *r,
             if (e->kind == kind) {
                 p = ngx_sprintf(p, "llm_%s_requests_total{%V} %uL\n",
                                 who[kind], &e->labels, e->requests);
+            }
+        }
+
+        p = ngx_sprintf(p, "# HELP llm_%s_responses_total Responses to the "
+                        "%s by status class, its 429s included.\n"
+                        "# TYPE llm_%s_responses_total counter\n",
+                        who[kind], who[kind], who[kind]);
+
+        for (i = 0; i < snap->nelts; i++) {
+            e = &snap->elts[i];
+
+            if (e->kind != kind) {
+                continue;
+            }
+
+            for (j = 0; j < 5; j++) {
+                if (e->responses[j]) {
+                    p = ngx_sprintf(p, "llm_%s_responses_total{%V,"
+                                    "status=\"%uixx\"} %uL\n", who[kind],
+                                    &e->labels, j + 1, e->responses[j]);
+                }
             }
         }
 
@@ -1167,6 +1220,10 @@ ngx_http_llm_status_json(ngx_http_request_t *r, ngx_str_t *zone_name,
                        sizeof(",\"time_to_first_byte\":") - 1);
         p = ngx_http_llm_status_json_histogram(p, &e->stats.ttfb);
 
+        p = ngx_cpymem(p, ",\"time_to_first_token\":",
+                       sizeof(",\"time_to_first_token\":") - 1);
+        p = ngx_http_llm_status_json_histogram(p, &e->stats.ttft);
+
         p = ngx_cpymem(p, ",\"duration\":", sizeof(",\"duration\":") - 1);
         p = ngx_http_llm_status_json_histogram(p, &e->stats.duration);
 
@@ -1194,10 +1251,17 @@ ngx_http_llm_status_json(ngx_http_request_t *r, ngx_str_t *zone_name,
 
             p = ngx_cpymem(p, "{\"name\":\"", sizeof("{\"name\":\"") - 1);
             p = (u_char *) ngx_escape_json(p, e->name.data, e->name.len);
-            p = ngx_sprintf(p, "\",\"requests\":%uL,\"tokens\":{\"prompt\":"
-                            "%uL,\"completion\":%uL},\"cost\":",
-                            e->requests, e->prompt_tokens,
-                            e->completion_tokens);
+            p = ngx_sprintf(p, "\",\"requests\":%uL,\"responses\":{",
+                            e->requests);
+
+            for (j = 0; j < 5; j++) {
+                p = ngx_sprintf(p, "%s\"%uixx\":%uL", j ? "," : "", j + 1,
+                                e->responses[j]);
+            }
+
+            p = ngx_sprintf(p, "},\"tokens\":{\"prompt\":%uL,"
+                            "\"completion\":%uL},\"cost\":",
+                            e->prompt_tokens, e->completion_tokens);
             p = ngx_http_llm_dollars(p, e->cost);
             *p++ = '}';
         }

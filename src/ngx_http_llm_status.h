@@ -58,6 +58,7 @@ typedef struct {
     uint64_t                    fallbacks;      /* another route target */
 
     ngx_http_llm_histogram_t    ttfb;
+    ngx_http_llm_histogram_t    ttft;           /* streams with text */
     ngx_http_llm_histogram_t    duration;
 } ngx_http_llm_stats_t;
 

@@ -18,6 +18,7 @@
 #include "ngx_http_llm_sse.h"
 #include "ngx_http_llm_eventstream.h"
 #include "ngx_http_llm_fallback.h"
+#include "ngx_http_llm_limit.h"
 
 #include <zlib.h>
 
@@ -69,6 +70,8 @@ static ngx_int_t ngx_http_llm_finish_held(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_map_error(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body);
+static ngx_int_t ngx_http_llm_redact_key(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *message);
 static ngx_int_t ngx_http_llm_inflate_init(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_inflate_cleanup(void *data);
@@ -230,6 +233,8 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
 
     ctx->stream_ended = 0;
     ctx->stream_failed = 0;
+    ctx->generated = 0;
+    ctx->usage_final = 0;
     ctx->in_state = NULL;
     ctx->out_state = NULL;
 
@@ -932,6 +937,64 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
+/*
+ * A provider's error message that quotes the gateway's own key (a proxy
+ * in between, a provider echoing the request): the key is replaced by
+ * "[redacted]" before the message goes to the client
+ */
+
+static ngx_int_t
+ngx_http_llm_redact_key(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *message)
+{
+    u_char     *p, *q, *last, *out;
+    ngx_str_t  *key;
+
+    key = &ctx->provider->key;
+
+    if (key->len < 8 || message->len < key->len) {
+        return NGX_OK;
+    }
+
+    last = message->data + message->len;
+
+    p = ngx_strlcasestrn(message->data, last, key->data, key->len - 1);
+
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm provider \"%V\" quoted the configured key in its "
+                  "error message: redacted", &ctx->provider->name);
+
+    out = ngx_pnalloc(r->pool, message->len + (message->len / key->len)
+                                             * (sizeof("[redacted]") - 1));
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = out;
+
+    for (p = message->data; p < last; /* void */) {
+        if ((size_t) (last - p) >= key->len
+            && ngx_strncasecmp(p, key->data, key->len) == 0)
+        {
+            q = ngx_cpymem(q, "[redacted]", sizeof("[redacted]") - 1);
+            p += key->len;
+            continue;
+        }
+
+        *q++ = *p++;
+    }
+
+    message->data = out;
+    message->len = q - out;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_str_t *body)
@@ -1018,6 +1081,9 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (message.len == 0) {
         ngx_str_set(&message, "The model provider returned an error.");
+
+    } else if (ngx_http_llm_redact_key(r, ctx, &message) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (type.len == 0) {
@@ -1557,6 +1623,14 @@ failed:
 }
 
 
+/* the time to first token: when the first generated text is streamed */
+
+#define ngx_http_llm_first_token(ctx)                                        \
+    if ((ctx)->first_token_msec == 0 && (ctx)->generated) {                  \
+        (ctx)->first_token_msec = ngx_current_msec;                          \
+    }
+
+
 static ngx_int_t
 ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char *p, u_char *last, ngx_chain_t ***ll)
@@ -1566,7 +1640,9 @@ ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_sse_t  *sse;
 
     if (ctx->eventstream) {
-        return ngx_http_llm_feed_es(r, ctx, p, last, ll);
+        rc = ngx_http_llm_feed_es(r, ctx, p, last, ll);
+        ngx_http_llm_first_token(ctx);
+        return rc;
     }
 
     sse = ctx->sse;
@@ -1594,6 +1670,8 @@ ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_ERROR;
         }
     }
+
+    ngx_http_llm_first_token(ctx);
 
     return NGX_OK;
 }
@@ -1767,10 +1845,11 @@ ngx_int_t
 ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
     u_char *data, size_t len, ngx_chain_t ***ll)
 {
-    u_char       *p, *lf, *last;
-    size_t        size;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    u_char              *p, *lf, *last;
+    size_t               size;
+    ngx_buf_t           *b;
+    ngx_chain_t         *cl;
+    ngx_http_llm_ctx_t  *ctx;
 
     /* a value of several lines is sent as as many "data:" lines */
 
@@ -1818,6 +1897,17 @@ ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
 
     **ll = cl;
     *ll = &cl->next;
+
+    /*
+     * what a stream cut short is charged for: the passthrough's events
+     * (translated ones are counted as deltas, ngx_http_llm_emit_delta())
+     */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
+
+    if (ctx && ctx->req == NULL) {
+        ctx->generated += ngx_http_llm_usage_generated(data, len);
+    }
 
     return NGX_OK;
 }
@@ -1867,6 +1957,12 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         || rc == NGX_HTTP_REQUEST_TIME_OUT
         || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)
     {
+        /* the client went away mid-stream: charged what was produced */
+
+        if (ctx) {
+            ngx_http_llm_usage_partial(r, ctx);
+        }
+
         return;
     }
 
@@ -1888,6 +1984,8 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
                           "llm stream ended with an error event after "
                           "the upstream failed (%i)", rc);
         }
+
+        ctx->stream_timeout = (rc == NGX_HTTP_GATEWAY_TIME_OUT);
 
         if (ngx_http_llm_stream_fail(r, ctx,
                                      rc == NGX_HTTP_GATEWAY_TIME_OUT
@@ -1920,6 +2018,10 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     if (out) {
         (void) ngx_http_output_filter(r, out);
     }
+
+    /* a stream the provider cut short */
+
+    ngx_http_llm_usage_partial(r, ctx);
 }
 
 

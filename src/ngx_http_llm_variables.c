@@ -26,6 +26,7 @@ enum {
     ngx_http_llm_var_upstream_status,
     ngx_http_llm_var_usage,
     ngx_http_llm_var_ttfb,
+    ngx_http_llm_var_ttft,
     ngx_http_llm_var_key_name,
     ngx_http_llm_var_key_team,
     ngx_http_llm_var_cost,
@@ -86,6 +87,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_ttfb"), NULL, ngx_http_llm_variable,
       ngx_http_llm_var_ttfb, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_ttft"), NULL, ngx_http_llm_variable,
+      ngx_http_llm_var_ttft, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("llm_key_name"), NULL, ngx_http_llm_variable,
       ngx_http_llm_var_key_name, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
@@ -126,6 +130,7 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uint64_t             nano;
     ngx_str_t            s;
     ngx_int_t            n;
+    ngx_msec_t           t;
     ngx_http_llm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_llm_module);
@@ -208,7 +213,14 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case ngx_http_llm_var_usage:
         if (ctx->upstream_status) {
-            if (ctx->usage.known) {
+            if (ctx->usage_estimated) {
+
+                /* a stream cut short: the provider's counts so far and
+                 * the text streamed */
+
+                ngx_str_set(&s, "estimated");
+
+            } else if (ctx->usage.known) {
                 ngx_str_set(&s, "provider");
 
             } else {
@@ -218,13 +230,17 @@ ngx_http_llm_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case ngx_http_llm_var_ttfb:
-        if (ctx->first_byte_msec) {
+    case ngx_http_llm_var_ttft:
+        t = (data == ngx_http_llm_var_ttfb) ? ctx->first_byte_msec
+                                               : ctx->first_token_msec;
+
+        if (t) {
             p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
             if (p == NULL) {
                 return NGX_ERROR;
             }
 
-            n = ctx->first_byte_msec - ctx->start_msec;
+            n = t - ctx->start_msec;
 
             s.data = p;
             s.len = ngx_sprintf(p, "%T.%03M", (time_t) n / 1000, n % 1000)

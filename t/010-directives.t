@@ -6,8 +6,9 @@
 # reflect what they received as JSON, or servers in http_config.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
-$ENV{LLM_TEST_KEY} = 'sk-env-0123456789';
+$ENV{LLM_TEST_KEY} = 'sk-env-CANARY-0123456789';
 $ENV{LLM_TEST_BLANK} = " \t ";
 $ENV{LLM_TEST_EMPTY} = '';
 delete $ENV{LLM_TEST_UNSET};
@@ -235,6 +236,8 @@ for local servers, type names are case-insensitive
 
 
 === TEST 5: key=env:NAME is sent as a bearer token
+--- canary_ok
+the mock writes the provider key it got into its answer
 --- http_config
     llm_provider mock type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
                  base=/mock key=env:LLM_TEST_KEY;
@@ -243,7 +246,7 @@ for local servers, type names are case-insensitive
 "POST /v1/chat/completions\n$::Chat"
 --- response_body eval
 '{"uri":"/mock/chat/completions","host":"127.0.0.1",'
-. '"auth":"Bearer sk-env-0123456789","x":"","org":"","body":' . $::Chat
+. '"auth":"Bearer sk-env-CANARY-0123456789","x":"","org":"","body":' . $::Chat
 . '}'
 --- no_error_log
 [error]
@@ -357,6 +360,8 @@ open() "/nonexistent/llm.key" failed, llm_provider "opt" is disabled (2: No such
 
 
 === TEST 10: optional provider with its key is enabled
+--- canary_ok
+the mock writes the provider key it got into its answer
 --- http_config
     llm_provider opt type=openai upstream=127.0.0.1:$TEST_NGINX_SERVER_PORT
                  base=/mock key=env:LLM_TEST_KEY optional;
@@ -365,7 +370,7 @@ open() "/nonexistent/llm.key" failed, llm_provider "opt" is disabled (2: No such
 "POST /v1/chat/completions\n$::Chat"
 --- response_headers
 X-LLM-Provider: opt
---- response_body_like: "auth":"Bearer sk-env-0123456789"
+--- response_body_like: "auth":"Bearer sk-env-CANARY-0123456789"
 --- no_error_log
 [error]
 [warn]

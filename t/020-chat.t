@@ -5,8 +5,9 @@
 # weighted routes, the default route and the X-LLM-* headers.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
-$ENV{LLM_TEST_KEY} = 'sk-test-4f2a9c';
+$ENV{LLM_TEST_KEY} = 'sk-test-CANARY-4f2a9c';
 
 our $Chat = '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}';
 
@@ -141,7 +142,7 @@ key is never logged
 --- tcp_listen: $TEST_NGINX_RAND_PORT_1
 --- tcp_query eval
 ::upreq($::Chat, path => '/openai/v1/chat/completions',
-        host => 'api.example.com', key => 'sk-test-4f2a9c',
+        host => 'api.example.com', key => 'sk-test-CANARY-4f2a9c',
         extra => "OpenAI-Organization: org-42\r\nX-Title: my app\r\n")
 --- tcp_reply eval: ::reply($::Completion)
 --- request eval
@@ -151,7 +152,7 @@ Authorization: Bearer client-secret
 --- response_body eval: $::Completion
 --- no_error_log
 [error]
-sk-test-4f2a9c
+sk-test-CANARY-4f2a9c
 
 
 

@@ -20,7 +20,27 @@ $module = File::Spec->rel2abs($module) if $module !~ m{^/};
 
 my @confs = sort glob 'conf-examples/*.conf';
 
-plan tests => 2 * @confs;
+plan tests => 2 * @confs + 2;
+
+# the JSON access log a log pipeline ingests: every figure of a request
+{
+    open my $fh, '<', 'conf-examples/virtual-keys.conf' or die $!;
+    local $/;
+    my $text = <$fh>;
+    close $fh;
+
+    my ($fmt) = $text =~ /log_format\s+llm_json\s+(escape=json\s[^;]+);/s;
+
+    ok(defined $fmt, 'virtual-keys.conf: a log_format with escape=json');
+
+    my @missing = grep { ($fmt // '') !~ /\$$_\b/ }
+                  qw(llm_key_name llm_key_team llm_model llm_provider
+                     llm_prompt_tokens llm_completion_tokens llm_cached_tokens
+                     llm_cost llm_usage llm_ttfb llm_ttft llm_attempts status);
+
+    is("@missing", '', 'it has key, team, tokens, cost, usage, TTFT, '
+       . 'attempts');
+}
 
 for my $conf (@confs) {
     my $dir = tempdir(CLEANUP => 1);

@@ -5,9 +5,10 @@
 # as JSON with "created" zeroed.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 use JSON::PP;
 
-$ENV{LLM_TEST_KEY} = 'sk-ant-test-7d1e';
+$ENV{LLM_TEST_KEY} = 'sk-ant-CANARY-test-7d1e';
 
 our $J = JSON::PP->new->canonical(1)->allow_nonref(1);
 
@@ -77,7 +78,7 @@ sub upreq {
                                        : 'application/json') . "\r\n"
             . "Accept-Encoding: identity\r\n";
 
-    $r .= 'x-api-key: ' . ($o{key} // 'sk-ant-test-7d1e') . "\r\n"
+    $r .= 'x-api-key: ' . ($o{key} // 'sk-ant-CANARY-test-7d1e') . "\r\n"
         unless $o{nokey};
     $r .= 'anthropic-version: ' . ($o{version} // '2023-06-01') . "\r\n";
     $r .= $o{extra} // '';
@@ -530,7 +531,7 @@ X-LLM-Model: claude-sonnet-4-5
 --- response_body eval: $::TextAnswer
 --- no_error_log
 [error]
-sk-ant-test-7d1e
+sk-ant-CANARY-test-7d1e
 
 
 

@@ -7,6 +7,7 @@
 # into OpenAI errors with their status.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 use Cwd ();
 use File::Basename ();
@@ -16,7 +17,7 @@ BEGIN {
         File::Basename::dirname(__FILE__) . '/cert');
 }
 
-$ENV{GEMINI_TEST_KEY} = 'AIzaSy-test-7c1e5d';
+$ENV{GEMINI_TEST_KEY} = 'AIzaSy-CANARY-7c1e5d';
 
 our $Fixtures = File::Basename::dirname(__FILE__) . '/fixtures';
 
@@ -238,7 +239,7 @@ main::completion(id => 'bzlXaa_EE_aHqtsPi_zw8Ao', model => 'gemini-2.5-flash',
 --- log_level: debug
 --- no_error_log
 [error]
-AIzaSy-test-7c1e5d
+AIzaSy-CANARY-7c1e5d
 
 
 
@@ -1219,7 +1220,10 @@ llm provider "gemini" rejected the configured key
 
 
 === TEST 40: the preset: with "tls", Host and SNI are
-generativelanguage.googleapis.com; the key only in its header
+generativelanguage.googleapis.com; the key only in its header, and
+redacted from an error message that quotes it
+--- canary_ok
+the mock's own debug lines hold the key it received
 --- http_config
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1 ssl;
@@ -1246,7 +1250,9 @@ generativelanguage.googleapis.com; the key only in its header
 "POST /v1/chat/completions\n$::Chat"
 --- error_code: 400
 --- response_body
-{"error":{"message":"/v1beta/models/gemini-2.5-flash:generateContent host=generativelanguage.googleapis.com sni=generativelanguage.googleapis.com key=AIzaSy-test-7c1e5d","type":"invalid_request_error","param":null,"code":"FAILED_PRECONDITION"}}
+{"error":{"message":"/v1beta/models/gemini-2.5-flash:generateContent host=generativelanguage.googleapis.com sni=generativelanguage.googleapis.com key=[redacted]","type":"invalid_request_error","param":null,"code":"FAILED_PRECONDITION"}}
+--- error_log
+llm provider "gemini" quoted the configured key in its error message: redacted
 
 
 

@@ -8,10 +8,11 @@
 # clients and translated for Anthropic clients (POST /v1/messages).
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 use File::Basename ();
 
-$ENV{AZURE_TEST_KEY} = 'azk-test-5d1e';
+$ENV{AZURE_TEST_KEY} = 'azk-CANARY-test-5d1e';
 
 our $Fixtures = File::Basename::dirname(__FILE__) . '/fixtures';
 

@@ -9,10 +9,11 @@
 # replayed with tcp_reply and translated to OpenAI chunks; errors.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 use File::Basename ();
 
-$ENV{BEDROCK_TEST_KEY} = 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+$ENV{BEDROCK_TEST_KEY} = 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+CANARY/bPxRfiCYEXAMPLE';
 
 $ENV{BEDROCK_TEST_TOKEN_KEY} = 'AKID:SECRET:SESSION-TOKEN';
 

@@ -6,6 +6,7 @@
 # error of the key directives.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 use Digest::SHA qw(sha256_hex);
 
 # the secrets are canaries: no log line may ever contain them
@@ -653,3 +654,87 @@ team=t models=gpt-4o rpm=10
 --- must_die
 --- error_log
 a key needs "key=" or "sha256=", a team line only "team=" and limits
+
+
+
+=== TEST 37: GET /v1/models lists only the models the key may use
+--- http_config eval
+"    llm_provider mock type=openai upstream=127.0.0.1:\$TEST_NGINX_SERVER_PORT
+                 base=/mock key=none;
+    llm_route gpt-4o mock;
+    llm_route gpt-4o-mini mock;
+    llm_route claude-sonnet-4-5 mock;
+    llm_route ~^o\\d mock;
+    llm_key key=$::Alpha name=alpha;
+    llm_key key=$::Beta name=beta models=gpt-4o-mini,~^claude-;
+    llm_key key=$::Later name=later models=o3;"
+--- config
+    location /v1/ {
+        llm_pass;
+    }
+--- pipelined_requests eval
+["GET /v1/models", "GET /v1/models", "GET /v1/models"]
+--- more_headers eval
+["Authorization: Bearer $::Alpha", "Authorization: Bearer $::Beta",
+ "x-api-key: $::Later"]
+--- response_body_like eval
+[qr/\A\{"object":"list","data":\[\{"id":"gpt-4o",[^]]*\{"id":"gpt-4o-mini",[^]]*\{"id":"claude-sonnet-4-5",[^]]*\]\}\n\z/,
+ qr/\A\{"object":"list","data":\[\{"id":"gpt-4o-mini","object":"model","created":\d+,"owned_by":"mock"\},\{"id":"claude-sonnet-4-5","object":"model","created":\d+,"owned_by":"mock"\}\]\}\n\z/,
+ qr/\A\{"object":"list","data":\[\]\}\n\z/]
+--- error_code eval
+[200, 200, 200]
+--- no_error_log
+[error]
+
+
+
+=== TEST 38: GET /v1/models/{id}: 404 for a model the key may not use, the
+same answer as for a model that is not routed
+--- http_config eval
+"    llm_provider mock type=openai upstream=127.0.0.1:\$TEST_NGINX_SERVER_PORT
+                 base=/mock key=none;
+    llm_route gpt-4o mock;
+    llm_route gpt-4o-mini mock;
+    llm_route claude-sonnet-4-5 mock;
+    llm_key key=$::Beta name=beta models=gpt-4o-mini,~^claude-;"
+--- config
+    location /v1/ {
+        llm_pass;
+    }
+--- pipelined_requests eval
+["GET /v1/models/gpt-4o-mini", "GET /v1/models/claude-sonnet-4-5",
+ "GET /v1/models/gpt-4o", "GET /v1/models/nothing"]
+--- more_headers eval
+"Authorization: Bearer $::Beta"
+--- response_body_like eval
+[qr/\A\{"id":"gpt-4o-mini","object":"model"/,
+ qr/\A\{"id":"claude-sonnet-4-5","object":"model"/,
+ qr/\A\{"error":\{"message":"The requested model does not exist or is not routed by this gateway.","type":"invalid_request_error","param":null,"code":"model_not_found"\}\}\n\z/,
+ qr/\A\{"error":\{"message":"The requested model does not exist or is not routed by this gateway.","type":"invalid_request_error","param":null,"code":"model_not_found"\}\}\n\z/]
+--- error_code eval
+[200, 200, 404, 404]
+--- no_error_log
+[error]
+
+
+
+=== TEST 39: llm_key: a per-model limit with a bad value
+--- http_config eval
+"    llm_key key=$::Alpha name=a rpm:gpt-4o=0;"
+--- config
+--- must_die
+--- error_log
+invalid value "rpm:gpt-4o=0"
+
+
+
+=== TEST 40: llm_key: per-model limits need an llm_zone
+--- http_config eval
+"    llm_key key=$::Alpha name=a tpm:*=1000;"
+--- config
+    location /v1/ {
+        llm_pass;
+    }
+--- must_die
+--- error_log
+keys with limits or budgets need an "llm_zone"

@@ -37,15 +37,15 @@ _EOC_
 }
 
 my $keys = <<'_EOC_';
-    llm_key key=sk-rpm-000000000000000000 name=rpm rpm=30;
-    llm_key key=sk-tpm-000000000000000000 name=tpm tpm=1200;
-    llm_key key=sk-budget-0000000000000000 name=budget budget_tokens=5000/day;
-    llm_key key=sk-waves-00000000000000000 name=waves budget_tokens=5000;
-    llm_key key=sk-cost-000000000000000000 name=cost budget_cost=0.01/month;
-    llm_key key=sk-team1-00000000000000000 name=team1 team=shared;
-    llm_key key=sk-team2-00000000000000000 name=team2 team=shared;
+    llm_key key=sk-rpm-CANARY-000000000000000000 name=rpm rpm=30;
+    llm_key key=sk-tpm-CANARY-000000000000000000 name=tpm tpm=1200;
+    llm_key key=sk-budget-CANARY-0000000000000000 name=budget budget_tokens=5000/day;
+    llm_key key=sk-waves-CANARY-00000000000000000 name=waves budget_tokens=5000;
+    llm_key key=sk-cost-CANARY-000000000000000000 name=cost budget_cost=0.01/month;
+    llm_key key=sk-team1-CANARY-00000000000000000 name=team1 team=shared;
+    llm_key key=sk-team2-CANARY-00000000000000000 name=team2 team=shared;
     llm_key team=shared rpm=20;
-    llm_key key=sk-free-000000000000000000 name=free;
+    llm_key key=sk-free-CANARY-000000000000000000 name=free;
 _EOC_
 
 my $http = <<"_EOC_";
@@ -111,7 +111,7 @@ sub log_lines {
 # -- RPM ---------------------------------------------------------------------
 
 {
-    my @r = burst(100, 'sk-rpm-000000000000000000');
+    my @r = burst(100, 'sk-rpm-CANARY-000000000000000000');
 
     is(count(200, @r), 30, 'rpm=30: 100 concurrent requests, 30 admitted');
     is(count(429, @r), 70, 'rpm=30: 70 refused with 429');
@@ -142,7 +142,7 @@ sub log_lines {
 # -- TPM ---------------------------------------------------------------------
 
 {
-    my @r = burst(60, 'sk-tpm-000000000000000000');
+    my @r = burst(60, 'sk-tpm-CANARY-000000000000000000');
 
     is(count(200, @r), 12, 'tpm=1200: 60 concurrent 100-token requests, '
                            . '12 admitted');
@@ -157,7 +157,7 @@ sub log_lines {
 # -- budgets: reserved at admission, settled with the usage ------------------
 
 {
-    my @r = burst(200, 'sk-budget-0000000000000000');
+    my @r = burst(200, 'sk-budget-CANARY-0000000000000000');
 
     is(count(200, @r), 50, 'budget_tokens=5000: 200 concurrent requests, '
                            . '50 admitted, no overshoot');
@@ -176,7 +176,7 @@ sub log_lines {
     is($t, 5000, 'settled: 5000 tokens');
 
     my $r = $s->request(POST => '/v1/chat/completions', $Chat,
-                        'x-api-key: sk-budget-0000000000000000');
+                        'x-api-key: sk-budget-CANARY-0000000000000000');
 
     is($r->{status}, 429, 'the spent budget refuses the next request');
 }
@@ -188,7 +188,7 @@ sub log_lines {
     my ($ok, $waves, $sent) = (0, 0, 0);
 
     while ($waves++ < 10) {
-        my @r = burst(100, 'sk-waves-00000000000000000', $Cheap);
+        my @r = burst(100, 'sk-waves-CANARY-00000000000000000', $Cheap);
         my $n = count(200, @r);
         $sent += 100;
         last if $n == 0;
@@ -213,7 +213,7 @@ sub log_lines {
 {
     # 25 prompt tokens at $2.50/1M + 75 at $10/1M = $0.0008125 a request
 
-    my @r = burst(40, 'sk-cost-000000000000000000');
+    my @r = burst(40, 'sk-cost-CANARY-000000000000000000');
 
     is(count(200, @r), 12, 'budget_cost=0.01: 12 requests of $0.0008125');
 
@@ -234,7 +234,7 @@ sub log_lines {
     my @reqs = map {
         t::LLMServer::raw(POST => '/v1/chat/completions', $Chat,
                           'x-api-key: sk-team' . (1 + $_ % 2)
-                          . '-00000000000000000')
+                          . '-CANARY-00000000000000000')
     } 1 .. 60;
 
     my @r = $s->send_all(\@reqs);
@@ -251,7 +251,7 @@ sub log_lines {
 
 {
     my $r = $s->request(POST => '/v1/chat/completions', $Chat,
-                        'x-api-key: sk-free-000000000000000000');
+                        'x-api-key: sk-free-CANARY-000000000000000000');
 
     is($r->{status}, 200, 'a key without limits');
     ok(!exists $r->{headers}{'x-ratelimit-limit-requests'},

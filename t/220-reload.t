@@ -64,9 +64,9 @@ _EOC_
 }
 
 my $keys = <<'_EOC_';
-key=sk-reload-a-000000000000000 name=a rpm=20 budget_tokens=1000/day
-key=sk-reload-b-000000000000000 name=b
-key=sk-reload-d-000000000000000 name=d budget_tokens=100
+key=sk-reload-a-CANARY-000000000000000 name=a rpm=20 budget_tokens=1000/day
+key=sk-reload-b-CANARY-000000000000000 name=b
+key=sk-reload-d-CANARY-000000000000000 name=d budget_tokens=100
 _EOC_
 
 $s->start(http('1m'), 'conf/keys' => $keys);
@@ -74,7 +74,7 @@ $s->start(http('1m'), 'conf/keys' => $keys);
 sub as {
     my ($key, $body) = @_;
     return $s->request(POST => '/v1/chat/completions', $body // $Chat,
-                       "x-api-key: sk-reload-$key-000000000000000");
+                       "x-api-key: sk-reload-$key-CANARY-000000000000000");
 }
 
 my @r = map { as('a') } 1 .. 4;
@@ -91,13 +91,13 @@ is(as('c')->{status}, 401, 'key c is not known yet');
 my $inflight = $s->begin(t::LLMServer::raw(POST => '/v1/chat/completions',
                                            $Slow,
                                            'x-api-key: sk-reload-d-'
-                                           . '000000000000000'));
+                                           . 'CANARY-000000000000000'));
 select undef, undef, undef, 0.3;
 
 # the keys file changes: c is added, b revoked
 
 $s->write_file('conf/keys', $keys
-               . "key=sk-reload-c-000000000000000 name=c\n");
+               . "key=sk-reload-c-CANARY-000000000000000 name=c\n");
 $s->write_file('conf/keys', $s->read_file('conf/keys')
                =~ s/(name=b)/$1 revoked/r);
 

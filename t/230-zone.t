@@ -30,8 +30,8 @@ my $reply = '{"id":"c","object":"chat.completion","choices":[{"index":0,'
 my $keys = '';
 
 for my $i (1 .. 300) {
-    $keys .= sprintf("key=sk-free-%020d name=free-%d\n", $i, $i);
-    $keys .= sprintf("key=sk-paid-%020d name=paid-%d "
+    $keys .= sprintf("key=sk-free-CANARY-%020d name=free-%d\n", $i, $i);
+    $keys .= sprintf("key=sk-paid-CANARY-%020d name=paid-%d "
                      . "budget_tokens=1000000/day\n", $i, $i);
 }
 
@@ -65,7 +65,7 @@ sub as {
 # 300 keys without limits: far more nodes than the zone holds, each
 # freed for the next one
 
-my @st = map { as(sprintf('sk-free-%020d', $_))->{status} } 1 .. 300;
+my @st = map { as(sprintf('sk-free-CANARY-%020d', $_))->{status} } 1 .. 300;
 
 is(scalar(grep { $_ == 200 } @st), 300,
    '300 keys without limits in a zone for fewer: all admitted');
@@ -80,7 +80,7 @@ unlike($log, qr/\[error\]/, 'no error: nodes of totals only were freed');
 my (@ok, @refused, $mixed);
 
 for my $i (1 .. 300) {
-    my $r = as(sprintf('sk-paid-%020d', $i));
+    my $r = as(sprintf('sk-paid-CANARY-%020d', $i));
 
     if ($r->{status} == 200) {
         $mixed = 1 if @refused;
@@ -105,16 +105,16 @@ like($refused[0]{body}, qr/^\{"error":\{"message":"The gateway cannot account fo
 
 # Anthropic clients get their format
 
-my $r = as('sk-paid-00000000000000000300', '/v1/messages');
+my $r = as('sk-paid-CANARY-00000000000000000300', '/v1/messages');
 
 is($r->{status}, 503, 'Anthropic surface: 503');
 like($r->{body}, qr/^\{"type":"error","error":\{"type":"overloaded_error","message":"The gateway cannot account for more API keys now; try again later\."\}\}$/,
      'Anthropic surface: an Anthropic error body');
 
-is(as(sprintf('sk-paid-%020d', $ok[0]))->{status}, 200,
+is(as(sprintf('sk-paid-CANARY-%020d', $ok[0]))->{status}, 200,
    'a key that has its node keeps working');
 
-is(as('sk-free-00000000000000000001')->{status}, 503,
+is(as('sk-free-CANARY-00000000000000000001')->{status}, 503,
    'a key without limits is refused too when nothing can be freed');
 
 $log = $s->error_log_since(0);

@@ -6,6 +6,7 @@
 # the reservation settled with the usage of answers and streams.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 our $Key = 'sk-cost-CANARY-5a6b7c8d9e0f1a2b';
 

@@ -6,6 +6,7 @@
 # package prometheus is installed.
 
 use Test::Nginx::Socket 'no_plan';
+use t::LLMCanary;       # the canary under the real Test::Nginx too
 
 our $Key = 'sk-status-CANARY-0a1b2c3d4e5f';
 
@@ -119,6 +120,7 @@ provider and model; per key and team totals
 'llm_request_duration_seconds_bucket{provider="mock",model="gpt-4o",le="60"} 2',
 'llm_request_duration_seconds_count{provider="mock",model="gpt-4o"} 2',
 'llm_key_requests_total{key="app"} 2',
+'llm_key_responses_total{key="app",status="2xx"} 2',
 'llm_key_tokens_total{key="app",type="prompt"} 22',
 'llm_key_tokens_total{key="app",type="completion"} 14',
 'llm_key_cost_dollars_total{key="app"} 0.0001875',
@@ -155,15 +157,15 @@ series of its own
 
 === TEST 3: auth and limit errors, before routing and admission
 --- http_config eval
-$::HttpConfig . '    llm_key key=sk-status-limited-9f8e7d6c name=slow rpm=1;'
+$::HttpConfig . '    llm_key key=sk-status-limited-CANARY-9f8e7d6c name=slow rpm=1;'
 --- request eval
 ["POST /v1/chat/completions\n$::Chat", "POST /v1/chat/completions\n$::Chat",
  "POST /v1/chat/completions\n$::Chat", "POST /v1/chat/completions\n$::Chat",
  "GET /metrics"]
 --- more_headers eval
 ["", "Authorization: Bearer sk-unknown-1234567890abcdef",
- "Authorization: Bearer sk-status-limited-9f8e7d6c",
- "Authorization: Bearer sk-status-limited-9f8e7d6c", ""]
+ "Authorization: Bearer sk-status-limited-CANARY-9f8e7d6c",
+ "Authorization: Bearer sk-status-limited-CANARY-9f8e7d6c", ""]
 --- error_code eval
 [401, 401, 200, 429, 200]
 --- response_body_like eval
@@ -174,7 +176,9 @@ $::HttpConfig . '    llm_key key=sk-status-limited-9f8e7d6c name=slow rpm=1;'
 'llm_requests_total{provider="mock",model="gpt-4o",status="4xx"} 1',
 'llm_errors_total{provider="mock",model="gpt-4o",class="limit"} 1',
 'llm_upstream_attempts_total{provider="mock",model="gpt-4o"} 1',
-'llm_key_requests_total{key="slow"} 1')]
+'llm_key_requests_total{key="slow"} 1',
+'llm_key_responses_total{key="slow",status="2xx"} 1',
+'llm_key_responses_total{key="slow",status="4xx"} 1')]
 
 
 
@@ -199,7 +203,7 @@ qr/"series":\[\{"provider":"mock","model":"~\^q\\"\\\\d\$","in_flight":0,/]
 --- response_headers_like eval
 ['', '', 'Content-Type: application/json']
 --- response_body_like eval
-['"usage"', '"usage"', '\A\{"zone":"llm","series":\[\{"provider":"mock","model":"gpt-4o","in_flight":0,"requests":\{"1xx":0,"2xx":2,"3xx":0,"4xx":0,"5xx":0\},"tokens":\{"prompt":22,"completion":14,"cached":6\},"cost":0.0001875,"errors":\{"client":0,"upstream":0,"timeout":0,"auth":0,"limit":0,"internal":0\},"upstream_attempts":2,"upstream_retries":0,"fallbacks":0,"time_to_first_byte":\{"buckets":\{"0.1":2,"0.25":2,"0.5":2,"1":2,"2.5":2,"5":2,"10":2,"30":2,"60":2,"\+Inf":2\},"sum":0.\d\d\d,"count":2\},"duration":\{"buckets":\{"0.1":2,[^}]*"\+Inf":2\},"sum":\d+.\d\d\d,"count":2\}\}\],"keys":\[\{"name":"app","requests":2,"tokens":\{"prompt":22,"completion":14\},"cost":0.0001875\}\],"teams":\[\{"name":"blue","requests":2,"tokens":\{"prompt":22,"completion":14\},"cost":0.0001875\}\],"zone_evicted":0,"zone_refused":0\}\n\z']
+['"usage"', '"usage"', '\A\{"zone":"llm","series":\[\{"provider":"mock","model":"gpt-4o","in_flight":0,"requests":\{"1xx":0,"2xx":2,"3xx":0,"4xx":0,"5xx":0\},"tokens":\{"prompt":22,"completion":14,"cached":6\},"cost":0.0001875,"errors":\{"client":0,"upstream":0,"timeout":0,"auth":0,"limit":0,"internal":0\},"upstream_attempts":2,"upstream_retries":0,"fallbacks":0,"time_to_first_byte":\{"buckets":\{"0.1":2,"0.25":2,"0.5":2,"1":2,"2.5":2,"5":2,"10":2,"30":2,"60":2,"\+Inf":2\},"sum":0.\d\d\d,"count":2\},"time_to_first_token":\{"buckets":\{"0.1":0,"0.25":0,"0.5":0,"1":0,"2.5":0,"5":0,"10":0,"30":0,"60":0,"\+Inf":0\},"sum":0.000,"count":0\},"duration":\{"buckets":\{"0.1":2,[^}]*"\+Inf":2\},"sum":\d+.\d\d\d,"count":2\}\}\],"keys":\[\{"name":"app","requests":2,"responses":\{"1xx":0,"2xx":2,"3xx":0,"4xx":0,"5xx":0\},"tokens":\{"prompt":22,"completion":14\},"cost":0.0001875\}\],"teams":\[\{"name":"blue","requests":2,"responses":\{"1xx":0,"2xx":2,"3xx":0,"4xx":0,"5xx":0\},"tokens":\{"prompt":22,"completion":14\},"cost":0.0001875\}\],"zone_evicted":0,"zone_refused":0\}\n\z']
 --- no_error_log
 [error]
 

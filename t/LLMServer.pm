@@ -23,6 +23,8 @@ use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
+use Test::More ();
+use t::LLMCanary;
 
 sub new {
     my ($class, %o) = @_;
@@ -94,6 +96,7 @@ sub start {
     $self->stop if -f "$root/logs/nginx.pid";
 
     remove_tree($root);
+    $self->{canary_pos} = {};
     make_path("$root/conf", "$root/logs", "$root/html", "$root/tmp");
 
     $self->write_file($_, $files{$_}) for keys %files;
@@ -111,6 +114,17 @@ sub start {
     }
 
     die "nginx does not listen on $self->{port}";
+}
+
+# "nginx -t" of an http{} body against the running server root: its output
+sub test_conf {
+    my ($self, $http) = @_;
+
+    $self->write_conf($http);
+
+    my $root = $self->{root};
+
+    return scalar `$self->{binary} -t -p $root/ -c conf/nginx.conf 2>&1`;
 }
 
 sub master_pid {
@@ -161,6 +175,8 @@ sub stop {
     my $self = shift;
 
     my $master = $self->master_pid or return;
+
+    $self->canary_report;
 
     kill 'QUIT', $master;
 
@@ -218,9 +234,35 @@ sub raw {
            . "Connection: close\r\n\r\n$body";
 }
 
+# the suite's canary (t/LLMCanary.pm): every response parsed here, and
+# every log under logs/ when the server stops, searched for the secrets
+my @canary_hits;
+
+sub canary_response {
+    my ($raw) = @_;
+
+    my $hit = t::LLMCanary::find($raw) // return;
+
+    push @canary_hits, "a response: $hit";
+}
+
+sub canary_report {
+    my ($self) = @_;
+
+    push @canary_hits, map { "logs/$_" }
+         t::LLMCanary::scan_dir("$self->{root}/logs", $self->{canary_pos});
+
+    Test::More::fail("no canary secret in the responses and logs of "
+                     . "$0: $_") for @canary_hits;
+
+    @canary_hits = ();
+}
+
 # { status, headers (lower-case names), body }
 sub parse {
     my $raw = shift // '';
+
+    canary_response($raw);
 
     my ($head, $body) = split /\r\n\r\n/, $raw, 2;
 

@@ -51,6 +51,9 @@ sub check_error_log ($$$$$);
 
 our $VERSION = '0.01';
 
+# t/LLMCanary.pm: this runner searches for the canary itself
+our $LLMCompat = 1;
+
 our $IS_COMPAT = 1;
 
 our @EXPORT = (@Test::Nginx::Util::EXPORT, qw(
@@ -68,6 +71,36 @@ my $port_env_is_ours;
 if (!defined $ENV{TEST_NGINX_SERVER_PORT}) {
     $ENV{TEST_NGINX_SERVER_PORT} = $Test::Nginx::Util::ServerPort;
     $port_env_is_ours = 1;
+}
+
+# the suite's canary (t/LLMCanary.pm): every response and every log
+# searched for the secrets the suites configure, when that file is found
+my $canary = eval { require t::LLMCanary; 1 } ? 1 : 0;
+my %canary_pos;
+
+sub canary_check ($$$) {
+    my ($block, $where, $text) = @_;
+
+    return if !$canary || defined $block->canary_ok;
+
+    my $hit = t::LLMCanary::find($text) // return;
+
+    Test::More::fail($block->name . " - no canary secret in $where: "
+                     . "$hit");
+}
+
+sub canary_check_logs ($) {
+    my $block = shift;
+
+    return if !$canary;
+
+    my @hits = t::LLMCanary::scan_dir($Test::Nginx::Util::LogDir,
+                                      \%canary_pos);
+
+    return if defined $block->canary_ok || !@hits;
+
+    Test::More::fail($block->name . " - no canary secret in the logs: "
+                     . join('; ', @hits));
 }
 
 sub add_response_body_check ($) {
@@ -278,6 +311,7 @@ sub run_test ($) {
             stop_nginx($name);
             $CurrentBlock = $block;
             setup_server_root();
+            %canary_pos = ();
 
             if (defined(my $code = $block->post_setup_server_root)) {
                 eval $code;
@@ -295,6 +329,7 @@ sub run_test ($) {
 
             if (defined $must_die) {
                 run_must_die($block, $must_die);
+                canary_check_logs($block);
                 return;
             }
 
@@ -391,6 +426,8 @@ sub run_test ($) {
         stop_nginx($name);
         check_valgrind_report($block);
     }
+
+    canary_check_logs($block) if !$should_skip;
 }
 
 sub run_must_die ($$) {
@@ -1667,6 +1704,9 @@ sub run_test_helper ($$$) {
 
         $raw //= '';
 
+        canary_check($block, "the response to request $k", $raw)
+            if !$dry_run;
+
         if ($Test::Nginx::Util::Verbose) {
             warn "$name - request:\n",
                  join('', map { $_->{value} // '' } @{ $reqs->[$k] }),
@@ -1770,6 +1810,12 @@ log_level, error_log_file, must_die, suppress_stderr, tcp_listen,
 tcp_reply (string, array, sub), tcp_reply_delay, tcp_query, tcp_query_len,
 tcp_query_auto_timeout, tcp_no_close, tcp_shutdown, skip_eval, skip_nginx,
 skip_nginx2, skip_openssl, todo, no_check_leak.
+
+Added here, for ngx_http_llm_module's canary (t/LLMCanary.pm): every
+response and every file under logs/ is searched for the suite's canary
+secrets after every block, a hit failing a test "no canary secret in ...";
+a block with a "canary_ok" section (its reason as the value) is not
+searched.  The real Test::Nginx does not do this (see t/999-canary.t).
 
 Environment: TEST_NGINX_BINARY, TEST_NGINX_SERVER_PORT, TEST_NGINX_PORT,
 TEST_NGINX_CLIENT_PORT, TEST_NGINX_SERVROOT, TEST_NGINX_LOG_LEVEL,
