@@ -163,6 +163,20 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, upstream.read_timeout),
       NULL },
 
+    { ngx_string("llm_first_token_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, first_token_timeout),
+      NULL },
+
+    { ngx_string("llm_attempt_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, attempt_timeout),
+      NULL },
+
     { ngx_string("llm_buffer_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -433,6 +447,8 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
+    conf->first_token_timeout = NGX_CONF_UNSET_MSEC;
+    conf->attempt_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
     conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
     conf->upstream.next_upstream_timeout = NGX_CONF_UNSET_MSEC;
@@ -501,6 +517,14 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_msec_value(conf->upstream.read_timeout,
                               prev->upstream.read_timeout, 300000);
+
+    /* 0: llm_read_timeout until the first bytes too; no deadline */
+
+    ngx_conf_merge_msec_value(conf->first_token_timeout,
+                              prev->first_token_timeout, 0);
+
+    ngx_conf_merge_msec_value(conf->attempt_timeout,
+                              prev->attempt_timeout, 0);
 
     ngx_conf_merge_size_value(conf->upstream.buffer_size,
                               prev->upstream.buffer_size,

@@ -13,6 +13,7 @@
 #include "ngx_http_llm_embeddings.h"
 #include "ngx_http_llm_json.h"
 #include "ngx_http_llm_shm.h"
+#include "ngx_http_llm_upstream.h"
 #include "ngx_http_llm_strategy.h"
 
 
@@ -66,16 +67,20 @@ static ngx_int_t ngx_http_llm_fb_set_session(ngx_peer_connection_t *pc,
 static void ngx_http_llm_fb_save_session(ngx_peer_connection_t *pc,
     void *data);
 #endif
-static void ngx_http_llm_fb_switch(ngx_http_request_t *r,
+static ngx_int_t ngx_http_llm_fb_switch(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_fb_t *fb);
 static ngx_uint_t ngx_http_llm_fb_usable(ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_fb_target_t *ft);
 static ngx_uint_t ngx_http_llm_fb_tries(ngx_http_llm_fb_t *fb);
+static void ngx_http_llm_fb_drop_provider(ngx_http_llm_fb_t *fb);
 static void ngx_http_llm_fb_reason(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, const char *what, ngx_uint_t status,
     ngx_str_t *name);
 static void ngx_http_llm_cooldown_report(ngx_http_request_t *r,
-    ngx_http_llm_fb_target_t *ft, ngx_uint_t ok, ngx_msec_t retry_after);
+    ngx_str_t *name, ngx_uint_t probe, ngx_uint_t ok,
+    ngx_msec_t retry_after);
+static ngx_int_t ngx_http_llm_cooldown_name(ngx_http_request_t *r,
+    ngx_http_llm_provider_conf_t *pc, ngx_str_t *model, ngx_str_t *name);
 static ngx_msec_t ngx_http_llm_retry_after(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_llm_body_has(ngx_str_t *body, const char *s);
 
@@ -83,7 +88,6 @@ static ngx_uint_t ngx_http_llm_body_has(ngx_str_t *body, const char *s);
 ngx_int_t
 ngx_http_llm_fallback_prepare(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    size_t                     len;
     ngx_uint_t                 i, n;
     ngx_http_llm_fb_t         *fb;
     ngx_http_llm_target_t     *t;
@@ -121,16 +125,12 @@ ngx_http_llm_fallback_prepare(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     for (i = 0; i < fb->n; i++) {
         ft = &fb->targets[i];
 
-        len = ft->target->provider->name.len + 1 + ft->model.len;
-
-        ft->name.data = ngx_pnalloc(r->pool, len);
-        if (ft->name.data == NULL) {
+        if (ngx_http_llm_cooldown_name(r, ft->target->provider, &ft->model,
+                                       &ft->name)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        ft->name.len = ngx_sprintf(ft->name.data, "%V:%V",
-                                   &ft->target->provider->name, &ft->model)
-                       - ft->name.data;
     }
 
     ctx->fallback = fb;
@@ -284,7 +284,9 @@ ngx_http_llm_fb_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ctx->attempts++;
 
-    ngx_http_llm_fb_switch(r, ctx, fb);
+    if (ngx_http_llm_fb_switch(r, ctx, fb) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /*
      * nginx calls reinit_request only when the request was sent: after a
@@ -313,7 +315,7 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_llm_fb_t *fb = data;
 
-    ngx_uint_t                 status, ok;
+    ngx_uint_t                 status, ok, inner;
     ngx_connection_t          *c;
     ngx_http_request_t        *r;
     ngx_http_llm_ctx_t        *ctx;
@@ -329,8 +331,20 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
     ft = &fb->targets[fb->cur];
     c = pc->connection;
 
+    /*
+     * a status-driven fallback read the error answer whole: its
+     * connection goes back to the pool (the breaker counts the failure,
+     * not the server's max_fails)
+     */
+
+    inner = state;
+
+    if (ctx->fallback_next && r->upstream->keepalive) {
+        inner &= ~NGX_PEER_FAILED;
+    }
+
     pc->tries = ft->tries;
-    ft->free(pc, ft->data, state);
+    ft->free(pc, ft->data, inner);
     ft->tries = pc->tries;
 
     if (fb->left) {
@@ -353,7 +367,10 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
             ngx_http_llm_fb_reason(r, ctx, "timeout from", 0,
                                    &ft->target->provider->name);
 
-        } else if (status) {
+        } else if (status
+                   && !(c && (c->read->error || c->read->eof
+                              || c->write->error)))
+        {
             ngx_http_llm_fb_reason(r, ctx, "invalid response from", 0,
                                    &ft->target->provider->name);
 
@@ -369,7 +386,9 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
         }
 
         if (!fb->innocent) {
-            ngx_http_llm_cooldown_report(r, ft, 0, fb->retry_after);
+            ngx_http_llm_cooldown_report(r, &ft->name, ft->probe, 0,
+                                         fb->retry_after);
+            ft->probe = 0;
         }
 
     } else if (status) {
@@ -377,7 +396,9 @@ ngx_http_llm_fb_free_peer(ngx_peer_connection_t *pc, void *data,
 
         ok = !(status == 429 || status >= 500);
 
-        ngx_http_llm_cooldown_report(r, ft, ok, fb->retry_after);
+        ngx_http_llm_cooldown_report(r, &ft->name, ft->probe, ok,
+                                     fb->retry_after);
+        ft->probe = 0;
     }
 
     ctx->fallback_next = 0;
@@ -434,7 +455,7 @@ ngx_http_llm_fb_save_session(ngx_peer_connection_t *pc, void *data)
 
 /* the request now goes to the current target: its conf, TLS, names */
 
-static void
+static ngx_int_t
 ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_fb_t *fb)
 {
@@ -455,7 +476,12 @@ ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     /* in flight at this target now (least-busy, lowest-latency) */
     (void) ngx_http_llm_strategy_attempt(r, ctx);
 
-    u->conf = &llcf->fallback_provider[pc->index];
+    if (ngx_http_llm_upstream_conf(r, ctx,
+                                   &llcf->fallback_provider[pc->index])
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
 #if (NGX_HTTP_SSL)
     u->ssl = pc->tls;
@@ -467,6 +493,8 @@ ngx_http_llm_fb_switch(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     } else {
         ngx_str_set(&u->schema, "http://");
     }
+
+    return NGX_OK;
 }
 
 
@@ -539,15 +567,83 @@ ngx_http_llm_fb_reason(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-ngx_int_t
-ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_str_t *body)
+/*
+ * Whether another target is to be tried now: the same conditions as
+ * ngx_http_upstream_next() (tries left, llm_next_upstream_timeout, the
+ * client still there), and a target left that is not cooling down
+ */
+
+ngx_uint_t
+ngx_http_llm_fallback_next(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_uint_t                 i, status, next;
+    ngx_uint_t                 i;
     ngx_msec_t                 timeout;
     ngx_http_upstream_t       *u;
     ngx_http_llm_fb_t         *fb;
     ngx_http_llm_fb_target_t  *ft;
+
+    fb = ctx->fallback;
+    u = r->upstream;
+
+    if (fb == NULL
+        || fb->left <= 1
+        || r->connection->error
+        || (u->conf->next_upstream & NGX_HTTP_UPSTREAM_FT_INVALID_HEADER) == 0)
+    {
+        return 0;
+    }
+
+    timeout = u->conf->next_upstream_timeout;
+
+    if (timeout && ngx_current_msec - u->peer.start_time >= timeout) {
+        return 0;
+    }
+
+    for (i = fb->cur + 1; i < fb->n; i++) {
+        ft = &fb->targets[i];
+
+        if (ft->tries && ngx_http_llm_fb_usable(ctx, ft)
+            && (ft->checked
+                || ngx_http_llm_cooldown_check(r, &ft->name, 0)
+                   != NGX_HTTP_LLM_CD_OPEN
+                || i == fb->n - 1))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The provider's account is the problem (a spend cap, the key): no
+ * target of the same provider is tried again in this request
+ */
+
+static void
+ngx_http_llm_fb_drop_provider(ngx_http_llm_fb_t *fb)
+{
+    ngx_uint_t                     i;
+    ngx_http_llm_provider_conf_t  *pc;
+
+    pc = fb->targets[fb->cur].target->provider;
+
+    for (i = fb->cur + 1; i < fb->n; i++) {
+        if (fb->targets[i].target->provider == pc) {
+            fb->targets[i].tries = 0;
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_str_t *body)
+{
+    ngx_uint_t            status, drop;
+    ngx_http_upstream_t  *u;
+    ngx_http_llm_fb_t    *fb;
 
     fb = ctx->fallback;
     u = r->upstream;
@@ -558,19 +654,30 @@ ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     fb->retry_after = 0;
+    drop = 0;
 
     switch (status) {
 
     case NGX_HTTP_TOO_MANY_REQUESTS:
+
+        /*
+         * a spend cap ("insufficient_quota"): waiting does not help,
+         * nor another model of the same account; a status-driven
+         * fallback never goes back to the same target anyway
+         */
+
+        if (ngx_http_llm_body_has(body, "insufficient_quota")
+            || ngx_http_llm_body_has(body, "billing"))
+        {
+            drop = 1;
+            break;
+        }
+
+        /* fall through */
+
     case NGX_HTTP_SERVICE_UNAVAILABLE:
     case 529:
         fb->retry_after = ngx_http_llm_retry_after(r);
-
-        /*
-         * a spend cap ("insufficient_quota") too: a status-driven
-         * fallback never goes back to the same target
-         */
-
         break;
 
     case NGX_HTTP_INTERNAL_SERVER_ERROR:
@@ -580,7 +687,8 @@ ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     case NGX_HTTP_UNAUTHORIZED:
     case NGX_HTTP_FORBIDDEN:
-        /* this provider's key: the next one has another */
+        /* this provider's key: the next provider has another */
+        drop = 1;
         break;
 
     case NGX_HTTP_BAD_REQUEST:
@@ -596,38 +704,24 @@ ngx_http_llm_fallback_status(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             break;
         }
 
+        /* Anthropic's spend cap: "Your credit balance is too low" */
+
+        if (ngx_http_llm_body_has(body, "credit balance")) {
+            drop = 1;
+            break;
+        }
+
         return NGX_DECLINED;
 
     default:
         return NGX_DECLINED;
     }
 
-    /* the same conditions as ngx_http_upstream_next(), and a target */
-
-    timeout = u->conf->next_upstream_timeout;
-
-    next = 0;
-
-    for (i = fb->cur + 1; i < fb->n; i++) {
-        ft = &fb->targets[i];
-
-        if (ft->tries && ngx_http_llm_fb_usable(ctx, ft)
-            && (ft->checked
-                || ngx_http_llm_cooldown_check(r, &ft->name, 0)
-                   != NGX_HTTP_LLM_CD_OPEN
-                || i == fb->n - 1))
-        {
-            next = 1;
-            break;
-        }
+    if (drop) {
+        ngx_http_llm_fb_drop_provider(fb);
     }
 
-    if (!next
-        || fb->left <= 1
-        || r->connection->error
-        || (u->conf->next_upstream & NGX_HTTP_UPSTREAM_FT_INVALID_HEADER) == 0
-        || (timeout && ngx_current_msec - u->peer.start_time >= timeout))
-    {
+    if (!ngx_http_llm_fallback_next(r, ctx)) {
         /* this is the answer: counted for the breaker when freed */
         fb->innocent = 0;
         return NGX_DECLINED;
@@ -800,6 +894,11 @@ ngx_http_llm_body_has(ngx_str_t *body, const char *s)
 #define ngx_http_llm_cd_open_until(node)   (node)->tpm.last
 #define ngx_http_llm_cd_probe_until(node)  (node)->tpm.level
 
+/* and totals since the node was created */
+#define ngx_http_llm_cd_failures_total(node)  (node)->requests
+#define ngx_http_llm_cd_opened(node)          (node)->prompt_tokens
+#define ngx_http_llm_cd_probes(node)          (node)->completion_tokens
+
 
 ngx_uint_t
 ngx_http_llm_cooldown_check(ngx_http_request_t *r, ngx_str_t *name,
@@ -846,6 +945,7 @@ ngx_http_llm_cooldown_check(ngx_http_request_t *r, ngx_str_t *name,
 
     if (take) {
         ngx_http_llm_cd_probe_until(node) = now + lmcf->cooldown_period;
+        ngx_http_llm_cd_probes(node)++;
     }
 
     rc = NGX_HTTP_LLM_CD_PROBE;
@@ -859,8 +959,8 @@ done:
 
 
 static void
-ngx_http_llm_cooldown_report(ngx_http_request_t *r,
-    ngx_http_llm_fb_target_t *ft, ngx_uint_t ok, ngx_msec_t retry_after)
+ngx_http_llm_cooldown_report(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t probe, ngx_uint_t ok, ngx_msec_t retry_after)
 {
     ngx_msec_t                 now, period;
     ngx_http_llm_node_t       *node;
@@ -878,8 +978,7 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
     ngx_http_llm_shm_lock(lmcf->zone);
 
     node = ngx_http_llm_shm_node(lmcf->zone, NGX_HTTP_LLM_NODE_TARGET,
-                                 &ft->name, ngx_http_llm_shm_hash(&ft->name),
-                                 !ok);
+                                 name, ngx_http_llm_shm_hash(name), !ok);
 
     if (node == NULL) {
         goto done;
@@ -889,7 +988,7 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
         if (ngx_http_llm_cd_open_until(node)) {
             ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
                           "llm target \"%V\" answered again, "
-                          "cooldown over", &ft->name);
+                          "cooldown over", name);
         }
 
         ngx_http_llm_cd_failures(node) = 0;
@@ -898,7 +997,9 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
         goto done;
     }
 
-    if (ft->probe || ngx_http_llm_cd_open_until(node)) {
+    ngx_http_llm_cd_failures_total(node)++;
+
+    if (probe || ngx_http_llm_cd_open_until(node)) {
 
         /* the probe failed, or the target was open anyway: again */
 
@@ -926,6 +1027,7 @@ ngx_http_llm_cooldown_report(ngx_http_request_t *r,
         ngx_http_llm_cd_open_until(node) = now + period;
         ngx_http_llm_cd_probe_until(node) = 0;
         ngx_http_llm_cd_failures(node) = 0;
+        ngx_http_llm_cd_opened(node)++;
 
         /* not forgotten to make room while it matters */
         node->keep = ngx_time() + period / 1000 + 1;
@@ -935,13 +1037,234 @@ done:
 
     ngx_http_llm_shm_unlock(lmcf->zone);
 
-    ft->probe = 0;
-
     if (period) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "llm target \"%V\" cools down for %Mms",
-                      &ft->name, period);
+                      name, period);
     }
+}
+
+
+/* a target's breaker is named "provider:model" */
+
+static ngx_int_t
+ngx_http_llm_cooldown_name(ngx_http_request_t *r,
+    ngx_http_llm_provider_conf_t *pc, ngx_str_t *model, ngx_str_t *name)
+{
+    name->data = ngx_pnalloc(r->pool, pc->name.len + 1 + model->len);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name->len = ngx_sprintf(name->data, "%V:%V", &pc->name, model)
+                - name->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The route's strategy chose a target that is not cooling down while
+ * another is left (ngx_http_llm_strategy_pick()); if its period is over,
+ * this request is its probe.  With fallbacks, the peer wrapper takes the
+ * probe as it connects.
+ */
+
+ngx_int_t
+ngx_http_llm_cooldown_choose(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_str_t                  name;
+    ngx_http_llm_route_t      *route;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+    route = ctx->route;
+
+    if (lmcf->zone == NULL || lmcf->cooldown_failures == 0
+        || route == NULL || route->targets.nelts > route->nprimary)
+    {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_cooldown_name(r, ctx->provider, &ctx->upstream_model,
+                                   &name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_llm_cooldown_check(r, &name, 1) == NGX_HTTP_LLM_CD_PROBE) {
+        ctx->cooldown_probe = 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The end of a request without fallbacks (those are counted as each
+ * attempt ends): its target answered, or failed (429, 5xx, or no
+ * answer: connect error, timeout, reset)
+ */
+
+void
+ngx_http_llm_cooldown_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    ngx_str_t                  name;
+    ngx_uint_t                 status, ok;
+    ngx_msec_t                 retry_after;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+
+    if (lmcf->zone == NULL || lmcf->cooldown_failures == 0
+        || ctx->fallback || ctx->provider == NULL)
+    {
+        return;
+    }
+
+    status = ctx->upstream_status;
+
+    if (rc == NGX_HTTP_BAD_GATEWAY || rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ok = 0;
+
+    } else if (status) {
+        ok = !(status == NGX_HTTP_TOO_MANY_REQUESTS || status >= 500);
+
+    } else {
+        /* the client went away, or nothing was sent: nothing learned */
+        return;
+    }
+
+    retry_after = 0;
+
+    if (!ok && status && r->upstream) {
+        retry_after = ngx_http_llm_retry_after(r);
+    }
+
+    if (ngx_http_llm_cooldown_name(r, ctx->provider, &ctx->upstream_model,
+                                   &name)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    ngx_http_llm_cooldown_report(r, &name, ctx->cooldown_probe, ok,
+                                 retry_after);
+
+    ctx->cooldown_probe = 0;
+}
+
+
+/* the breakers of the zone, copied out for llm_status */
+
+ngx_int_t
+ngx_http_llm_cooldown_snapshot(ngx_http_request_t *r, ngx_array_t *entries)
+{
+    u_char                         *names, *last;
+    size_t                          len;
+    ngx_uint_t                      n;
+    ngx_msec_t                      now, until;
+    ngx_queue_t                    *q;
+    ngx_http_llm_node_t            *node;
+    ngx_http_llm_main_conf_t       *lmcf;
+    ngx_http_llm_cooldown_entry_t  *e;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+
+    if (ngx_array_init(entries, r->pool, 4,
+                       sizeof(ngx_http_llm_cooldown_entry_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (lmcf->zone == NULL || lmcf->cooldown_failures == 0) {
+        return NGX_OK;
+    }
+
+    /* counted first, to allocate outside the lock */
+
+    n = 0;
+    len = 0;
+
+    ngx_http_llm_shm_lock(lmcf->zone);
+
+    for (q = ngx_queue_head(&lmcf->zone->sh->queue);
+         q != ngx_queue_sentinel(&lmcf->zone->sh->queue);
+         q = ngx_queue_next(q))
+    {
+        node = ngx_queue_data(q, ngx_http_llm_node_t, queue);
+
+        if (node->kind == NGX_HTTP_LLM_NODE_TARGET) {
+            n++;
+            len += node->len;
+        }
+    }
+
+    ngx_http_llm_shm_unlock(lmcf->zone);
+
+    n += 16;
+    len += 16 * 256;
+
+    e = ngx_array_push_n(entries, n);
+    names = ngx_pnalloc(r->pool, len);
+
+    if (e == NULL || names == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = names + len;
+    entries->nelts = 0;
+    now = ngx_current_msec;
+
+    ngx_http_llm_shm_lock(lmcf->zone);
+
+    for (q = ngx_queue_head(&lmcf->zone->sh->queue);
+         q != ngx_queue_sentinel(&lmcf->zone->sh->queue)
+         && entries->nelts < n;
+         q = ngx_queue_next(q))
+    {
+        node = ngx_queue_data(q, ngx_http_llm_node_t, queue);
+
+        if (node->kind != NGX_HTTP_LLM_NODE_TARGET
+            || (size_t) (last - names) < node->len)
+        {
+            continue;
+        }
+
+        e = (ngx_http_llm_cooldown_entry_t *) entries->elts
+            + entries->nelts++;
+
+        e->name.data = names;
+        e->name.len = node->len;
+        names = ngx_cpymem(names, node->data, node->len);
+
+        until = ngx_http_llm_cd_open_until(node);
+
+        if (until == 0) {
+            e->state = NGX_HTTP_LLM_COOLDOWN_CLOSED;
+            e->open_ms = 0;
+
+        } else if ((ngx_msec_int_t) (until - now) > 0) {
+            e->state = NGX_HTTP_LLM_COOLDOWN_OPEN;
+            e->open_ms = until - now;
+
+        } else {
+            e->state = NGX_HTTP_LLM_COOLDOWN_HALF_OPEN;
+            e->open_ms = 0;
+        }
+
+        e->failures = ngx_http_llm_cd_failures(node);
+        e->failures_total = ngx_http_llm_cd_failures_total(node);
+        e->opened = ngx_http_llm_cd_opened(node);
+        e->probes = ngx_http_llm_cd_probes(node);
+    }
+
+    ngx_http_llm_shm_unlock(lmcf->zone);
+
+    return NGX_OK;
 }
 
 

@@ -36,6 +36,10 @@ ngx_int_t ngx_http_llm_fallback_init_peer(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_fallback_status(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *body);
 
+/* whether another target is to be tried now, after this one failed */
+ngx_uint_t ngx_http_llm_fallback_next(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+
 /* reinit_request: the request is rebuilt when the target changed */
 ngx_int_t ngx_http_llm_fallback_reinit(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
@@ -51,6 +55,35 @@ ngx_int_t ngx_http_llm_fallback_reinit(ngx_http_request_t *r,
  */
 ngx_uint_t ngx_http_llm_cooldown_check(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t take);
+
+/* llm_cooldown: a route without fallbacks probes its target, if due */
+ngx_int_t ngx_http_llm_cooldown_choose(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+
+/* a request without fallbacks ended (finalize_request's rc) */
+void ngx_http_llm_cooldown_done(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_int_t rc);
+
+
+/* a target's breaker, as llm_status shows it */
+
+#define NGX_HTTP_LLM_COOLDOWN_CLOSED     0
+#define NGX_HTTP_LLM_COOLDOWN_OPEN       1
+#define NGX_HTTP_LLM_COOLDOWN_HALF_OPEN  2  /* period over, probe due */
+
+typedef struct {
+    ngx_str_t                           name;       /* provider:model */
+    ngx_uint_t                          state;
+    ngx_msec_t                          open_ms;    /* left, when open */
+    uint64_t                            failures;   /* in the window */
+    uint64_t                            failures_total;
+    uint64_t                            opened;
+    uint64_t                            probes;
+} ngx_http_llm_cooldown_entry_t;
+
+/* entries: an array of ngx_http_llm_cooldown_entry_t, initialized here */
+ngx_int_t ngx_http_llm_cooldown_snapshot(ngx_http_request_t *r,
+    ngx_array_t *entries);
 
 char *ngx_http_llm_cooldown_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -19,6 +19,7 @@
 #include "ngx_http_llm_keys.h"
 #include "ngx_http_llm_limit.h"
 #include "ngx_http_llm_status.h"
+#include "ngx_http_llm_fallback.h"
 #include "ngx_http_llm_provider.h"
 
 
@@ -434,6 +435,13 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    /* llm_cooldown: a target whose period is over is probed */
+
+    if (ngx_http_llm_cooldown_choose(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 

@@ -1101,6 +1101,53 @@ ngx_http_llm_json_is_object(u_char *p, size_t n)
 }
 
 
+ngx_int_t
+ngx_http_llm_json_error_object(u_char *p, size_t n)
+{
+    u_char                      *last;
+    ngx_uint_t                   i, nm;
+    ngx_http_llm_json_member_t   m[32];
+
+    last = p + n;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == CR || *p == LF)) {
+        p++;
+    }
+
+    if (p == last || *p != '{'
+        || ngx_http_llm_json_scan(p, last, m, 32, &nm) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < ngx_min(nm, 32); i++) {
+
+        /* {"error":{...}} or {"error":"..."}: OpenAI, vLLM, Gemini */
+
+        if (m[i].key.len == sizeof("error") - 1
+            && ngx_strncmp(m[i].key.data, "error", m[i].key.len) == 0
+            && (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
+                || m[i].type == NGX_HTTP_LLM_JSON_STRING))
+        {
+            return NGX_DECLINED;
+        }
+
+        /* {"type":"error","error":{...}}: Anthropic */
+
+        if (m[i].key.len == sizeof("type") - 1
+            && ngx_strncmp(m[i].key.data, "type", m[i].key.len) == 0
+            && m[i].end - m[i].start == sizeof("\"error\"") - 1
+            && ngx_strncmp(m[i].start, "\"error\"", m[i].end - m[i].start)
+               == 0)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 u_char *
 ngx_http_llm_memmem(u_char *p, u_char *last, const char *s, size_t n)
 {

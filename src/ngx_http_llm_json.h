@@ -89,6 +89,13 @@ ngx_int_t ngx_http_llm_json_scan(u_char *p, u_char *last,
 /* 1 when [p, p + n) is one valid JSON object (strict), else 0 */
 ngx_int_t ngx_http_llm_json_is_object(u_char *p, size_t n);
 
+/*
+ * [p, p + n) as an answer: NGX_OK, a JSON object; NGX_DECLINED, an
+ * object that is an error ({"error":...}, {"type":"error",...});
+ * NGX_ERROR, not one valid JSON object
+ */
+ngx_int_t ngx_http_llm_json_error_object(u_char *p, size_t n);
+
 /* a JSON string's contents (between the quotes) unescaped */
 ngx_int_t ngx_http_llm_json_unescape(ngx_pool_t *pool, u_char *s,
     u_char *last, ngx_str_t *out);

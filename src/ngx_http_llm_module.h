@@ -182,6 +182,10 @@ typedef struct {
     ngx_http_upstream_conf_t       *fallback_provider;
     ngx_http_upstream_conf_t        fallback_init;
 
+    /* per attempt: until the first bytes of the answer, and in all */
+    ngx_msec_t                      first_token_timeout;
+    ngx_msec_t                      attempt_timeout;
+
     ngx_uint_t                      surface;
     size_t                          max_body_size;
     size_t                          max_response_size;
@@ -271,6 +275,11 @@ struct ngx_http_llm_ctx_s {
     ngx_msec_t                      first_byte_msec;
     ngx_msec_t                      first_token_msec; /* generated text */
 
+    /* timers of an attempt: its conf with the read timeout of the
+     * moment (llm_first_token_timeout), its deadline */
+    ngx_http_upstream_conf_t       *conf;
+    ngx_event_t                    *attempt_timer;
+
     /* fallbacks: the attempts made, why the earlier ones failed */
     void                           *fallback;   /* ngx_http_llm_fb_t */
     void                           *busy;       /* counted in flight */
@@ -293,6 +302,8 @@ struct ngx_http_llm_ctx_s {
     unsigned                        count_tokens:1; /* no answer: a count */
     unsigned                        fallback_next:1; /* process_header
                                                         asked for next */
+    unsigned                        cooldown_probe:1; /* llm_cooldown:
+                                                         the probe */
     unsigned                        stream_timeout:1; /* cut by a timeout */
     unsigned                        usage_final:1; /* the provider's last */
     unsigned                        usage_estimated:1; /* stream cut short:

@@ -76,6 +76,8 @@ static ngx_int_t ngx_http_llm_openai_error(ngx_http_request_t *r,
 static void ngx_http_llm_openai_usage(ngx_http_llm_json_t *js, ngx_int_t u,
     ngx_http_llm_usage_t *usage);
 static ngx_int_t ngx_http_llm_openai_has_usage(ngx_str_t *data);
+static ngx_int_t ngx_http_llm_openai_check_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *data);
 static ngx_chain_t *ngx_http_llm_memory_buf(ngx_http_request_t *r,
     u_char *p, size_t n);
 static ngx_int_t ngx_http_llm_openai_strip_names(ngx_http_request_t *r,
@@ -850,6 +852,49 @@ ngx_http_llm_openai_has_usage(ngx_str_t *data)
 }
 
 
+/*
+ * A passthrough event goes to the client as it came, once checked: one
+ * JSON object (else the stream ends with an error event, NGX_ERROR), and
+ * not an in-band error ({"error":{...}}: passed on as the stream's last
+ * event, logged once; NGX_DONE)
+ */
+
+static ngx_int_t
+ngx_http_llm_openai_check_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_str_t *data)
+{
+    ngx_int_t  rc;
+    ngx_str_t  message, type, code;
+
+    rc = ngx_http_llm_json_error_object(data->data, data->len);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm provider \"%V\" sent an event that is not "
+                      "a JSON object", &ctx->provider->name);
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&message);
+
+    if (ngx_http_llm_openai_error(r, ctx, data, &message, &type, &code)
+        == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "llm provider \"%V\" sent an error in the stream: \"%V\"",
+                  &ctx->provider->name, &message);
+
+    return NGX_DONE;
+}
+
+
 static ngx_int_t
 ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_str_t *name, ngx_str_t *data,
@@ -879,6 +924,18 @@ ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
 
     if (data->len == 0) {
         return NGX_OK;
+    }
+
+    rc = ngx_http_llm_openai_check_event(r, ctx, data);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DONE) {
+        /* the last event: the rest of the stream is not passed on */
+        ctx->stream_failed = 1;
+        return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);
     }
 
     if (ngx_http_llm_openai_has_usage(data)) {
@@ -1023,6 +1080,16 @@ ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     for (i = 0; i < ngx_min(n, NGX_HTTP_LLM_OPENAI_MEMBERS); i++) {
+
+        /* {"error":{...}} with a 200: not an answer */
+
+        if (m[i].key.len == sizeof("error") - 1
+            && ngx_strncmp(m[i].key.data, "error", m[i].key.len) == 0
+            && (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
+                || m[i].type == NGX_HTTP_LLM_JSON_STRING))
+        {
+            return NGX_DECLINED;
+        }
 
         if (m[i].type != NGX_HTTP_LLM_JSON_OBJECT
             || m[i].key.len != sizeof("usage") - 1

@@ -11,6 +11,7 @@
 #include "ngx_http_llm_status.h"
 #include "ngx_http_llm_shm.h"
 #include "ngx_http_llm_limit.h"
+#include "ngx_http_llm_fallback.h"
 
 
 /*
@@ -83,6 +84,8 @@ static u_char *ngx_http_llm_status_json_histogram(u_char *p,
     ngx_http_llm_histogram_t *h);
 static size_t ngx_http_llm_status_escape_label(u_char *dst, ngx_str_t *src);
 static u_char *ngx_http_llm_status_seconds(u_char *p, uint64_t ms);
+static ngx_int_t ngx_http_llm_status_cooldown(ngx_http_request_t *r,
+    ngx_uint_t json, ngx_buf_t *b, ngx_buf_t **bp);
 
 
 static ngx_msec_t  ngx_http_llm_status_bounds[] = {
@@ -596,9 +599,9 @@ static ngx_int_t
 ngx_http_llm_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_buf_t                   *b;
+    ngx_buf_t                   *b, *cd;
     ngx_str_t                   *zone_name;
-    ngx_chain_t                  out;
+    ngx_chain_t                  out, more;
     ngx_http_llm_loc_conf_t     *llcf;
     ngx_http_llm_main_conf_t    *lmcf;
     ngx_http_llm_status_snap_t   snap;
@@ -659,14 +662,38 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* llm_cooldown: the targets' breakers follow */
+
+    cd = NULL;
+
+    if (zone_name
+        && ngx_http_llm_status_cooldown(r, llcf->status_format
+                                           == NGX_HTTP_LLM_STATUS_JSON,
+                                        b, &cd)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_length_n = b->last - b->pos
+                                      + (cd ? cd->last - cd->pos : 0);
 
     rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    if (cd) {
+        more.buf = cd;
+        more.next = NULL;
+        out.next = &more;
+        b = cd;
     }
 
     b->last_buf = (r == r->main) ? 1 : 0;
@@ -675,9 +702,6 @@ ngx_http_llm_status_handler(ngx_http_request_t *r)
     if (b->last == b->pos) {
         b->temporary = 0;
     }
-
-    out.buf = b;
-    out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
 }
@@ -1357,4 +1381,139 @@ static u_char *
 ngx_http_llm_status_seconds(u_char *p, uint64_t ms)
 {
     return ngx_sprintf(p, "%uL.%03uL", ms / 1000, ms % 1000);
+}
+
+
+/*
+ * llm_cooldown: each target's breaker (open, half-open or closed; its
+ * failures; how often it opened; the probes sent), a Prometheus gauge
+ * (open or not) and counters after the rest, or a "cooldown" member at
+ * the end of the JSON object (whose "}" moves to the end); nothing
+ * without llm_cooldown.  The target is "provider:model", from the
+ * configuration, or the model asked for when the route's target names
+ * none.
+ */
+
+static ngx_int_t
+ngx_http_llm_status_cooldown(ngx_http_request_t *r, ngx_uint_t json,
+    ngx_buf_t *b, ngx_buf_t **bp)
+{
+    u_char                         *p;
+    size_t                          size;
+    ngx_uint_t                      i, m;
+    ngx_array_t                     entries;
+    ngx_http_llm_cooldown_entry_t  *e;
+
+    ngx_http_llm_main_conf_t       *lmcf;
+
+    static char  *states[] = { "closed", "open", "half_open" };
+
+    static char  *metrics[] = {
+        "llm_target_cooldown_open",
+        "gauge",
+        "1 while the target cools down (skipped while another target is "
+        "left), else 0.",
+        "llm_target_failures_total",
+        "counter",
+        "Failed attempts at the target (llm_cooldown).",
+        "llm_target_cooldowns_total",
+        "counter",
+        "Times the target's breaker opened.",
+        "llm_target_probes_total",
+        "counter",
+        "Probes sent to the target after a cooldown period."
+    };
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_module);
+
+    if (lmcf->cooldown_failures == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_llm_cooldown_snapshot(r, &entries) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    e = entries.elts;
+
+    if (!json && entries.nelts == 0) {
+        return NGX_OK;
+    }
+
+    size = sizeof(",\"cooldown\":[]}\n") + 4 * 256;
+
+    for (i = 0; i < entries.nelts; i++) {
+        size += 4 * (ngx_http_llm_status_escape_label(NULL, &e[i].name)
+                     + ngx_escape_json(NULL, e[i].name.data, e[i].name.len)
+                     + 128 + 4 * NGX_INT64_LEN);
+    }
+
+    *bp = ngx_create_temp_buf(r->pool, size);
+    if (*bp == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = (*bp)->last;
+
+    if (json) {
+
+        /* the object's "}\n" moves to the end */
+
+        if (b->last - b->pos < 2 || b->last[-2] != '}') {
+            return NGX_ERROR;
+        }
+
+        b->last -= 2;
+
+        p = ngx_cpymem(p, ",\"cooldown\":[", sizeof(",\"cooldown\":[") - 1);
+
+        for (i = 0; i < entries.nelts; i++) {
+            p = ngx_cpymem(p, i ? ",{\"target\":\"" : "{\"target\":\"",
+                           i ? sizeof(",{\"target\":\"") - 1
+                             : sizeof("{\"target\":\"") - 1);
+            p = (u_char *) ngx_escape_json(p, e[i].name.data, e[i].name.len);
+            p = ngx_sprintf(p, "\",\"state\":\"%s\",\"open_ms\":%M,"
+                            "\"failures\":%uL,\"failures_total\":%uL,"
+                            "\"opened\":%uL,\"probes\":%uL}",
+                            states[e[i].state], e[i].open_ms, e[i].failures,
+                            e[i].failures_total, e[i].opened, e[i].probes);
+        }
+
+        p = ngx_cpymem(p, "]}\n", 3);
+
+        (*bp)->last = p;
+
+        return NGX_OK;
+    }
+
+    for (m = 0; m < 4; m++) {
+        p = ngx_http_llm_prom_head(p, metrics[3 * m], metrics[3 * m + 1],
+                                   metrics[3 * m + 2]);
+
+        for (i = 0; i < entries.nelts; i++) {
+            p = ngx_sprintf(p, "%s{target=\"", metrics[3 * m]);
+            p += ngx_http_llm_status_escape_label(p, &e[i].name);
+            p = ngx_cpymem(p, "\"} ", 3);
+
+            switch (m) {
+            case 0:
+                *p++ = (e[i].state == NGX_HTTP_LLM_COOLDOWN_OPEN) ? '1' : '0';
+                break;
+            case 1:
+                p = ngx_sprintf(p, "%uL", e[i].failures_total);
+                break;
+            case 2:
+                p = ngx_sprintf(p, "%uL", e[i].opened);
+                break;
+            default:
+                p = ngx_sprintf(p, "%uL", e[i].probes);
+            }
+
+            *p++ = '\n';
+        }
+    }
+
+    (*bp)->last = p;
+
+    return NGX_OK;
 }

@@ -120,8 +120,8 @@ ngx_http_llm_strategy_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf,
  * Every strategy ranks the primary targets (lower is better), then picks
  * among the best by weight, at random: weighted gives all the same rank,
  * priority its position, least-busy the requests in flight, cheapest
- * the price, lowest-latency the EWMA of the time to the response header
- * (streams: about the first token) or of the total time.
+ * the price, lowest-latency the EWMA of the time to the first generated
+ * text (streams, $llm_ttft) or of the total time.
  */
 
 ngx_http_llm_target_t *
@@ -497,11 +497,24 @@ ngx_http_llm_busy_end(ngx_http_llm_busy_t *busy, ngx_uint_t ok)
     now = ngx_current_msec;
     total = now - busy->start;
 
-    /* the first byte of this attempt, not of one before a fallback */
+    /*
+     * the first generated text of this attempt ($llm_ttft), else its
+     * first byte ($llm_ttfb), not those of one before a fallback
+     */
 
-    ttft = ((ngx_msec_int_t) (ctx->first_byte_msec - busy->start) >= 0
-            && ctx->first_byte_msec)
-           ? ctx->first_byte_msec - busy->start : total;
+    if (ctx->first_token_msec
+        && (ngx_msec_int_t) (ctx->first_token_msec - busy->start) >= 0)
+    {
+        ttft = ctx->first_token_msec - busy->start;
+
+    } else if (ctx->first_byte_msec
+               && (ngx_msec_int_t) (ctx->first_byte_msec - busy->start) >= 0)
+    {
+        ttft = ctx->first_byte_msec - busy->start;
+
+    } else {
+        ttft = total;
+    }
 
     ngx_http_llm_shm_lock(lmcf->zone);
 
@@ -522,6 +535,6 @@ ngx_http_llm_busy_end(ngx_http_llm_busy_t *busy, ngx_uint_t ok)
     ngx_http_llm_shm_unlock(lmcf->zone);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, busy->request->connection->log, 0,
-                   "http llm latency of \"%V\": %Mms, %Mms to first byte",
+                   "http llm latency of \"%V\": %Mms, %Mms to first token",
                    &busy->target->name, total, ttft);
 }

@@ -27,6 +27,8 @@
 #define NGX_HTTP_LLM_RS_STATUS   0
 #define NGX_HTTP_LLM_RS_HEADERS  1
 #define NGX_HTTP_LLM_RS_BODY     2
+#define NGX_HTTP_LLM_RS_FIRST    3      /* a stream, held until its first
+                                           event: a fallback may answer */
 
 
 /* ctx->encoding: what the provider sent though identity was asked for */
@@ -61,6 +63,12 @@ static ngx_int_t ngx_http_llm_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_headers(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_stream_start(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_first_event(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_first_check(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_sse_t *sse);
 static ngx_int_t ngx_http_llm_hold_body(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static size_t ngx_http_llm_max_response(ngx_http_request_t *r);
@@ -99,6 +107,11 @@ static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r,
     ngx_list_t *headers, const char *key, ngx_str_t *value);
+static ngx_msec_t ngx_http_llm_first_token(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_attempt_start(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_attempt_expired(ngx_event_t *ev);
+static void ngx_http_llm_attempt_cleanup(void *data);
 
 
 /* upstream response headers passed on to the client */
@@ -121,7 +134,13 @@ ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     u = r->upstream;
 
-    u->conf = &llcf->per_provider[ctx->provider->index];
+    if (ngx_http_llm_upstream_conf(r, ctx,
+                                   &llcf->per_provider[ctx->provider->index])
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
 #if (NGX_HTTP_SSL)
     u->ssl = ctx->provider->tls;
@@ -186,6 +205,10 @@ ngx_http_llm_create_request(ngx_http_request_t *r)
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (ngx_http_llm_attempt_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     /*
@@ -261,7 +284,148 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
         return ngx_http_llm_create_request(r);
     }
 
+    /* the same request, another attempt: its timers start again */
+
+    if (ctx->conf) {
+        ctx->conf->read_timeout = ngx_http_llm_first_token(r);
+    }
+
+    return ngx_http_llm_attempt_start(r, ctx);
+}
+
+
+ngx_int_t
+ngx_http_llm_upstream_conf(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_upstream_conf_t *conf)
+{
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    if (llcf->first_token_timeout == 0) {
+        r->upstream->conf = conf;
+        return NGX_OK;
+    }
+
+    if (ctx->conf == NULL) {
+        ctx->conf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
+        if (ctx->conf == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    *ctx->conf = *conf;
+    ctx->conf->read_timeout = llcf->first_token_timeout;
+
+    r->upstream->conf = ctx->conf;
+
     return NGX_OK;
+}
+
+
+static ngx_msec_t
+ngx_http_llm_first_token(ngx_http_request_t *r)
+{
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    return llcf->first_token_timeout ? llcf->first_token_timeout
+                                     : llcf->upstream.read_timeout;
+}
+
+
+/*
+ * llm_attempt_timeout: the attempt's deadline, from the moment its
+ * request is built.  When it passes, the upstream connection's pending
+ * event is made to time out, as if its own timer had fired: before the
+ * answer, nginx tries the next server or target; in a stream, the
+ * client's stream ends with an error event.
+ */
+
+static ngx_int_t
+ngx_http_llm_attempt_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_event_t              *ev;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    if (llcf->attempt_timeout == 0) {
+        return NGX_OK;
+    }
+
+    ev = ctx->attempt_timer;
+
+    if (ev == NULL) {
+        ev = ngx_pcalloc(r->pool, sizeof(ngx_event_t));
+        if (ev == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        ev->handler = ngx_http_llm_attempt_expired;
+        ev->data = r;
+        ev->log = r->connection->log;
+
+        cln->handler = ngx_http_llm_attempt_cleanup;
+        cln->data = ev;
+
+        ctx->attempt_timer = ev;
+    }
+
+    ngx_add_timer(ev, llcf->attempt_timeout);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_attempt_expired(ngx_event_t *ev)
+{
+    ngx_event_t          *uev;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
+    ngx_http_upstream_t  *u;
+
+    r = ev->data;
+    u = r->upstream;
+
+    if (u == NULL || u->peer.connection == NULL) {
+        return;
+    }
+
+    c = u->peer.connection;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm attempt took longer than llm_attempt_timeout");
+
+    /* connecting or sending: the write event; else the read event */
+
+    uev = (u->request_body_sent || c->read->timer_set) ? c->read : c->write;
+
+    if (uev->timer_set) {
+        ngx_del_timer(uev);
+    }
+
+    uev->timedout = 1;
+    uev->handler(uev);
+}
+
+
+static void
+ngx_http_llm_attempt_cleanup(void *data)
+{
+    ngx_event_t  *ev = data;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
 }
 
 
@@ -271,12 +435,17 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
     u_char                *p;
     size_t                 len;
     ngx_int_t              rc;
-    ngx_str_t              attempts;
-    ngx_http_upstream_t   *u;
-    ngx_http_llm_ctx_t    *ctx;
+    ngx_str_t                 attempts;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *llcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_module);
     u = r->upstream;
+
+    if (ctx->rstate == NGX_HTTP_LLM_RS_FIRST) {
+        goto first;
+    }
 
     if (ctx->rstate == NGX_HTTP_LLM_RS_STATUS) {
 
@@ -355,33 +524,22 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
                                     + u->headers_in.content_type->value.len,
                                     (u_char *) "text/event-stream", 17 - 1)))
         {
-            ctx->streaming = 1;
+            /*
+             * with a fallback left, the header waits for the first
+             * event: a provider that fails before it (an error event,
+             * invalid JSON, silence, a reset) leaves the client nothing
+             * to undo
+             */
 
-            /* the client gets chunked framing; the length stays ours */
-
-            ctx->rest = u->headers_in.content_length_n;
-
-            u->headers_in.status_n = NGX_HTTP_OK;
-            u->headers_in.content_length_n = -1;
-            ngx_str_set(&u->headers_in.status_line, "200 OK");
-
-            ngx_str_set(&r->headers_out.content_type, "text/event-stream");
-            r->headers_out.content_type_len =
-                                        r->headers_out.content_type.len;
-
-            if (ngx_http_llm_add_header(r, &r->headers_out.headers,
-                                        "Cache-Control",
-                                        &(ngx_str_t) ngx_string("no-cache"))
-                != NGX_OK
-                || ngx_http_llm_add_header(r, &r->headers_out.headers,
-                                           "X-Accel-Buffering",
-                                           &(ngx_str_t) ngx_string("no"))
-                   != NGX_OK)
+            if (!ctx->eventstream && !ctx->encoding && ctx->fallback
+                && ngx_http_llm_fallback_next(r, ctx))
             {
-                return NGX_ERROR;
+                ctx->rstate = NGX_HTTP_LLM_RS_FIRST;
+                ctx->hold_end = u->buffer.pos;      /* the body seen */
+                goto first;
             }
 
-            goto done;
+            goto stream;
         }
 
         /* everything else is held whole, then translated */
@@ -439,6 +597,55 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
         u->buffer.last = u->buffer.start + 1;
     }
 
+    goto done;
+
+first:
+
+    if (u->buffer.last > ctx->hold_end) {
+        /*
+         * more of the body (a keep-alive comment, a part of an event):
+         * llm_read_timeout from now on, as in a stream that goes on
+         */
+
+        ctx->hold_end = u->buffer.last;
+
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+        if (ctx->conf) {
+            ctx->conf->read_timeout = llcf->upstream.read_timeout;
+        }
+
+        if (u->peer.connection) {
+            /* not lazily: the new deadline may be nearer than 300 ms */
+
+            if (u->peer.connection->read->timer_set) {
+                ngx_del_timer(u->peer.connection->read);
+            }
+
+            ngx_add_timer(u->peer.connection->read, u->conf->read_timeout);
+        }
+    }
+
+    rc = ngx_http_llm_first_event(r, ctx);
+
+    if (rc == NGX_AGAIN || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    if (rc == NGX_DECLINED && ngx_http_llm_fallback_next(r, ctx)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "llm provider \"%V\" began its stream with an error "
+                      "or an invalid event, trying the next target",
+                      &ctx->provider->name);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+stream:
+
+    if (ngx_http_llm_stream_start(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
 done:
 
     /*
@@ -474,6 +681,163 @@ done:
     }
 
     return NGX_OK;
+}
+
+
+/* a successful stream goes to the client event by event */
+
+static ngx_int_t
+ngx_http_llm_stream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    ctx->streaming = 1;
+
+    /* the client gets chunked framing; the length stays ours */
+
+    ctx->rest = u->headers_in.content_length_n;
+
+    u->headers_in.status_n = NGX_HTTP_OK;
+    u->headers_in.content_length_n = -1;
+    ngx_str_set(&u->headers_in.status_line, "200 OK");
+
+    ngx_str_set(&r->headers_out.content_type, "text/event-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    if (ngx_http_llm_add_header(r, &r->headers_out.headers, "Cache-Control",
+                                &(ngx_str_t) ngx_string("no-cache"))
+        != NGX_OK
+        || ngx_http_llm_add_header(r, &r->headers_out.headers,
+                                   "X-Accel-Buffering",
+                                   &(ngx_str_t) ngx_string("no"))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The body of a stream read so far, from its start in u->buffer (nothing
+ * is consumed: the input filter reads it all again), parsed up to its
+ * first event.  NGX_OK: a first event that starts an answer, or no
+ * point in waiting (u->buffer full); NGX_DECLINED: the stream begins
+ * with an error, invalid JSON, or ends at once; NGX_AGAIN: no event yet.
+ */
+
+static ngx_int_t
+ngx_http_llm_first_event(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *p, *last;
+    size_t                    n;
+    off_t                     rest;
+    ngx_int_t                 rc;
+    ngx_buf_t                 b;
+    ngx_http_chunked_t        ch;
+    ngx_http_llm_sse_t        sse;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_loc_conf_t  *llcf;
+
+    u = r->upstream;
+    llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+
+    b = u->buffer;
+    rest = u->headers_in.content_length_n;
+
+    ngx_memzero(&ch, sizeof(ngx_http_chunked_t));
+    ngx_http_llm_sse_init(&sse, r->pool, r->connection->log,
+                          llcf->max_event_size);
+
+    for ( ;; ) {
+
+        if (u->headers_in.chunked) {
+            rc = ngx_http_llm_parse_chunked(r, &b, &ch);
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            if (rc != NGX_OK) {
+                /* the last chunk before any event, or invalid framing */
+                return NGX_DECLINED;
+            }
+
+            p = b.pos;
+            n = ngx_min((off_t) (b.last - b.pos), ch.size);
+            ch.size -= n;
+
+        } else {
+            p = b.pos;
+            n = b.last - b.pos;
+
+            if (rest >= 0 && (off_t) n > rest) {
+                n = rest;
+            }
+
+            if (n == 0) {
+                if (rest == 0) {
+                    return NGX_DECLINED;
+                }
+
+                break;
+            }
+
+            rest -= (rest >= 0) ? (off_t) n : 0;
+        }
+
+        b.pos = p + n;
+        last = p + n;
+
+        while (p < last) {
+            rc = ngx_http_llm_sse_parse(&sse, &p, last);
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_DECLINED) {
+                /* too large: the input filter ends the stream */
+                return NGX_OK;
+            }
+
+            if (sse.len == 0) {
+                continue;
+            }
+
+            return ngx_http_llm_first_check(r, ctx, &sse);
+        }
+    }
+
+    /* no event yet: wait for more, while u->buffer can take it */
+
+    return (u->buffer.last == u->buffer.end) ? NGX_OK : NGX_AGAIN;
+}
+
+
+/* the first event: an error ({"error":...}, "type":"error"), or not JSON */
+
+static ngx_int_t
+ngx_http_llm_first_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_sse_t *sse)
+{
+    if (sse->has_event && sse->name_len == sizeof("error") - 1
+        && ngx_strncmp(sse->name, "error", sse->name_len) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* "[DONE]" first is no answer either */
+
+    return ngx_http_llm_json_error_object(sse->data, sse->len) == NGX_OK
+           ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -871,14 +1235,27 @@ ngx_http_llm_finish_held(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         }
 
         if (rc == NGX_DECLINED) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "upstream sent invalid JSON in a %ui response",
-                          u->headers_in.status_n);
-            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
-        }
 
-        u->headers_in.status_n = NGX_HTTP_OK;
-        ngx_str_set(&u->headers_in.status_line, "200 OK");
+            /* not an answer: invalid JSON, or an error with a 200 */
+
+            if (ctx->fallback && ngx_http_llm_fallback_next(r, ctx)) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "llm provider \"%V\" sent an invalid %ui "
+                              "response, trying the next target",
+                              &ctx->provider->name, u->headers_in.status_n);
+                return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+            }
+
+            rc = ngx_http_llm_map_error(r, ctx, &body);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+        } else {
+            u->headers_in.status_n = NGX_HTTP_OK;
+            ngx_str_set(&u->headers_in.status_line, "200 OK");
+        }
 
     } else if (ctx->count_tokens && u->headers_in.status_n == 400
                && ctx->provider->type == &ngx_http_llm_provider_bedrock)
@@ -1014,7 +1391,7 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (status >= 200 && status < 300) {
 
-        /* a stream was asked for and a JSON body came back */
+        /* a stream asked for and a JSON body came back, or an error */
 
         rc = ctx->provider->type->error(r, ctx, body, &message, &type,
                                         &code);
@@ -1022,10 +1399,17 @@ ngx_http_llm_map_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_ERROR;
         }
 
-        if (rc != NGX_OK) {
+        if (rc != NGX_OK && ctx->stream) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "upstream answered a stream request with a "
                           "non-stream response");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        if (rc != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "upstream sent invalid JSON in a %ui response",
+                          status);
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
@@ -1494,10 +1878,11 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
     ngx_int_t             rc;
     ngx_buf_t            *buf;
     ngx_chain_t          *cl, **ll;
-    ngx_http_upstream_t  *u;
-    ngx_http_llm_ctx_t   *ctx;
-    u_char               *p;
-    size_t                n;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *llcf;
+    u_char                   *p;
+    size_t                    n;
 
     u = r->upstream;
     buf = &u->buffer;
@@ -1513,6 +1898,12 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
          */
         buf->pos = buf->last;
         return NGX_OK;
+    }
+
+    if (ctx->conf && bytes) {
+        /* the first bytes came: llm_read_timeout between the next ones */
+        llcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_module);
+        ctx->conf->read_timeout = llcf->upstream.read_timeout;
     }
 
     for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
@@ -1668,6 +2059,11 @@ ngx_http_llm_feed_sse(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;
+        }
+
+        if (ctx->stream_failed) {
+            /* an in-band error was the last event: nothing after it */
+            return NGX_DONE;
         }
     }
 
@@ -1949,6 +2345,11 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
     if (ctx) {
         ngx_http_llm_strategy_done(r, ctx, rc);
+        ngx_http_llm_cooldown_done(r, ctx, rc);
+
+        if (ctx->attempt_timer && ctx->attempt_timer->timer_set) {
+            ngx_del_timer(ctx->attempt_timer);
+        }
     }
 
     if (ctx == NULL || !ctx->streaming || u == NULL || !u->header_sent

@@ -364,3 +364,49 @@ GET /
 [alert]
 --- error_log
 target "good:x" after a fallback in llm_route "smart"
+
+
+
+=== TEST 15: the failed primary's connection goes back to its pool too
+(3 requests with a fallback: 1 client connection, 1 to each provider)
+--- http_config
+    llm_route smart bad:gpt-4o fallback=good:gpt-4o-mini;
+--- config
+    location = /bad/chat/completions {
+        default_type application/json;
+        return 503 '{"error":{"message":"overloaded","type":"server_error"}}';
+    }
+    location = /ss { stub_status; }
+--- pipelined_requests eval
+["POST /v1/chat/completions\n$::Chat",
+ "POST /v1/chat/completions\n$::Chat",
+ "POST /v1/chat/completions\n$::Chat",
+ "GET /ss"]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+["from the fallback", "from the fallback", "from the fallback",
+ "server accepts handled requests\n 3 3 10 \n"]
+
+
+
+=== TEST 16: Anthropic's spend cap (400 "credit balance is too low"): not
+retried on the same provider, the next provider answers
+--- http_config
+    llm_provider broke type=anthropic upstream=c_up host=localhost
+                       base=/broke key=none;
+    llm_route smart broke:claude-x fallback=broke:claude-y
+                    fallback=good:gpt-4o-mini;
+--- config
+    location = /broke/messages {
+        default_type application/json;
+        return 400 '{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."}}';
+    }
+--- request eval
+"POST /v1/chat/completions\n$::Chat"
+--- error_code: 200
+--- response_headers
+X-LLM-Provider: good
+X-LLM-Attempts: 2
+X-Fb: 2|400 from broke
+--- response_body_like: \A\{"id":"chatcmpl-good".*"content":"from the fallback".*\}\z

@@ -26,6 +26,17 @@ my $reply = '{"id":"c","object":"chat.completion","choices":[{"index":0,'
     . '"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1,'
     . '"total_tokens":6}}';
 
+my $sse = 'data: {"id":"c","object":"chat.completion.chunk","choices":'
+    . '[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n'
+    . 'data: [DONE]\n';
+
+sub chat_stream {
+    my ($model) = @_;
+    return t::LLMServer::raw(POST => '/v1/chat/completions',
+                             '{"model":"' . $model . '","stream":true,'
+                             . '"messages":[{"role":"user","content":"hi"}]}');
+}
+
 sub chat {
     my ($model) = @_;
     return t::LLMServer::raw(POST => '/v1/chat/completions',
@@ -43,7 +54,7 @@ sub count {
 
 my $providers = '';
 
-for my $p (qw(a b c fast slowA slowB slowC lat mid)) {
+for my $p (qw(a b c fast slowA slowB slowC lat mid slowtok quicktok)) {
     $providers .= "    llm_provider $p type=openai upstream=127.0.0.1:__PORT__"
                   . " base=/$p key=none;\n";
 }
@@ -64,6 +75,26 @@ my $mocks = <<"_EOC_";
             default_type application/json;
             echo_sleep 0.3;
             echo '$reply';
+        }
+
+        # streams: "slowtok" answers its header (and a comment) at once
+        # and its first text 0.3 s later; "quicktok" all after 0.1 s
+
+        location = /slowtok/chat/completions {
+            default_type text/event-stream;
+            echo ': ping';
+            echo '';
+            echo_flush;
+            echo_sleep 0.3;
+            echo '$sse';
+        }
+
+        location = /quicktok/chat/completions {
+            default_type text/event-stream;
+            echo_sleep 0.1;
+            echo ': ping';
+            echo '';
+            echo '$sse';
         }
 
         location = /mid/chat/completions {
@@ -92,6 +123,7 @@ $providers
                   fallback=slowC;
     llm_route ll  strategy=lowest-latency lat fast;
     llm_route ll2 strategy=lowest-latency mid:m2 lat:m2;
+    llm_route lls strategy=lowest-latency slowtok quicktok;
     llm_route ch  strategy=cheapest a:m-pricey b:m-cheap;
     llm_route chu strategy=cheapest a:m-unknown weight=1000 b:m-pricey;
     llm_route ~^cx- strategy=cheapest a b:m-cheap;
@@ -236,6 +268,18 @@ is_deeply(count($s->send_all([ map { chat('ll2') } 1 .. 6 ])),
           { mid => 5, lat => 1 },
           'lowest-latency: one request measures the new target, '
           . 'the others go to the measured one');
+
+# streams are ranked by the time to their first text ($llm_ttft), not to
+# the header: "slowtok" has the earlier header, "quicktok" the earlier text
+
+@r = map { ($s->send_all([ chat_stream('lls') ]))[0] } 1 .. 6;
+
+is(provider($r[0]), 'slowtok', 'lowest-latency stream: first measured');
+is(provider($r[1]), 'quicktok', 'lowest-latency stream: then the second');
+is_deeply(count(@r[2 .. 5]), { quicktok => 4 },
+          'lowest-latency stream: the earlier first text wins, '
+          . 'not the earlier header');
+like($r[2]{body}, qr/"content":"ok"/, 'lowest-latency stream: the text');
 
 # cheapest: by llm_price of each target's model
 

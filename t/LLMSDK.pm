@@ -243,7 +243,7 @@ sub install_sdk {
 #    port and the file of nginx's output (error and access logs) ------------
 
 sub start_quickstart {
-    my ($nginx, $module, $echo) = @_;
+    my ($nginx, $module, $echo, $conf) = @_;
 
     # failures are reported at the line of the .t file that calls
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -261,7 +261,9 @@ sub start_quickstart {
     if ($nginx_pid == 0) {
         # run-quickstart execs nginx: this pid becomes nginx's master
 
-        open STDOUT, '>', $out_log or die "$out_log: $!";
+        # appending: nginx opens /dev/stdout (the access log) again, with
+        # an offset of its own; stderr would write over its lines
+        open STDOUT, '>>', $out_log or die "$out_log: $!";
         open STDERR, '>&', \*STDOUT or die "dup: $!";
 
         # the mocks only, whatever keys the developer has
@@ -271,6 +273,7 @@ sub start_quickstart {
         $ENV{QUICKSTART_PORT} = $port;
         $ENV{QUICKSTART_PREFIX} = $prefix;
         $ENV{ECHO_MODULE} = $echo;
+        $ENV{QUICKSTART_CONF} = "$top/$conf" if $conf;
 
         { no warnings 'exec'; exec 't/bin/run-quickstart', $nginx, $module; }
         print "exec t/bin/run-quickstart: $!\n";
@@ -315,6 +318,7 @@ sub start_quickstart {
 #   env_prefix  <prefix>_BASE_URL and <prefix>_SDK_DIR for the files
 #   base_path   after http://127.0.0.1:<port>: what the SDK's base URL ends in
 #   access_log  a pattern the log must match once the SDK tests have run
+#   conf        a file of conf-examples/ instead of quickstart.conf
 
 sub run_sdk_tests {
     my (%o) = @_;
@@ -342,7 +346,8 @@ sub run_sdk_tests {
     # providers.d (t/bin/run-quickstart, QUICKSTART_EXTRA)
     local $ENV{QUICKSTART_EXTRA} = "$top/$o{extra_conf}" if $o{extra_conf};
 
-    my ($port, $out_log) = start_quickstart($nginx, $module, $echo);
+    my ($port, $out_log) = start_quickstart($nginx, $module, $echo,
+                                            $o{conf});
 
     # the SDK test
 
