@@ -152,8 +152,8 @@ unlink "$t::LLMFault::Dir/flap";
 sub {
     my $body = shift;
     return $body if $body !~ /^# HELP/;
-    my $f = "$ENV{TEST_NGINX_SERVROOT}/metrics.txt";
-    $f = "/tmp/llm-cooldown-metrics.$$" if !$ENV{TEST_NGINX_SERVROOT};
+    my $f = $ENV{TEST_NGINX_SERVROOT} ? "$ENV{TEST_NGINX_SERVROOT}/metrics.txt"
+                                      : "/tmp/llm-cooldown-metrics.$$";
     open my $fh, '>', $f or die $!;
     print $fh $body;
     close $fh;
@@ -219,7 +219,7 @@ sub {
     require JSON::PP;
     my $j = eval { JSON::PP->new->decode($body) };
     return "invalid JSON: $@" if !$j;
-    return join(',', map { "$_->{target}=$_->{state}" }
+    return CORE::join(',', map { "$_->{target}=$_->{state}" }
                      sort { $a->{target} cmp $b->{target} }
                      @{ $j->{cooldown} }) . "\n";
 }
