@@ -1721,6 +1721,11 @@ ngx_http_llm_usage_generated(u_char *data, size_t len)
         ngx_string("refusal")
     };
 
+    /* the first bytes of those names */
+    static const u_char  first[256] = {
+        ['a'] = 1, ['c'] = 1, ['d'] = 1, ['p'] = 1, ['r'] = 1, ['t'] = 1
+    };
+
     n = 0;
     p = data;
     last = data + len;
@@ -1735,10 +1740,17 @@ ngx_http_llm_usage_generated(u_char *data, size_t len)
             continue;
         }
 
+        /* most quotes open other names or values: their first byte */
+
+        if (q == last || !first[*q]) {
+            continue;
+        }
+
         for (i = 0; i < sizeof(keys) / sizeof(ngx_str_t); i++) {
             if ((size_t) (last - q) > keys[i].len
-                && ngx_strncmp(q, keys[i].data, keys[i].len) == 0
-                && q[keys[i].len] == '"')
+                && *q == keys[i].data[0]
+                && q[keys[i].len] == '"'
+                && ngx_memcmp(q, keys[i].data, keys[i].len) == 0)
             {
                 break;
             }
