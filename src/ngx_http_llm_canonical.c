@@ -317,3 +317,22 @@ ngx_http_llm_count_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     return *out ? NGX_OK : NGX_ERROR;
 }
+
+
+/* a new part of a message, zeroed, of a type: for every inbound surface */
+
+ngx_http_llm_part_t *
+ngx_http_llm_part_add(ngx_http_llm_message_t *msg, ngx_uint_t type)
+{
+    ngx_http_llm_part_t  *part;
+
+    part = ngx_array_push(&msg->parts);
+    if (part == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(part, sizeof(ngx_http_llm_part_t));
+    part->type = type;
+
+    return part;
+}

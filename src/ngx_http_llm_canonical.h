@@ -243,6 +243,8 @@ void ngx_http_llm_jw_int(ngx_http_llm_jw_t *jw, ngx_int_t n);
 /* a bad request's message into *error; returns NGX_DECLINED */
 #define NGX_HTTP_LLM_ERROR_LEN  256
 
+ngx_http_llm_part_t *ngx_http_llm_part_add(ngx_http_llm_message_t *msg,
+    ngx_uint_t type);
 ngx_int_t ngx_http_llm_vbad(ngx_pool_t *pool, const char **error,
     const char *fmt, va_list args);
 

@@ -92,8 +92,6 @@ static ngx_int_t ngx_http_llm_anthropic_tool_choice(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_anthropic_thinking(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_json_t *js,
     ngx_http_llm_request_t *req);
-static ngx_http_llm_part_t *ngx_http_llm_anthropic_part(
-    ngx_http_request_t *r, ngx_http_llm_message_t *msg, ngx_uint_t type);
 
 static ngx_int_t ngx_http_llm_anthropic_write_response(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_response_t *resp,
@@ -384,7 +382,7 @@ ngx_http_llm_anthropic_system(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_OK;
         }
 
-        part = ngx_http_llm_anthropic_part(r, &m, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(&m, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -422,7 +420,7 @@ ngx_http_llm_anthropic_system(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                                   "required", k);
             }
 
-            part = ngx_http_llm_anthropic_part(r, &m, NGX_HTTP_LLM_PART_TEXT);
+            part = ngx_http_llm_part_add(&m, NGX_HTTP_LLM_PART_TEXT);
             if (part == NULL) {
                 return NGX_ERROR;
             }
@@ -521,7 +519,7 @@ ngx_http_llm_anthropic_message(ngx_http_request_t *r,
 
     case NGX_HTTP_LLM_JSON_STRING:
 
-        part = ngx_http_llm_anthropic_part(r, &msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(&msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -600,7 +598,7 @@ ngx_http_llm_anthropic_block(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (ngx_http_llm_is("text")) {
 
-        part = ngx_http_llm_anthropic_part(r, msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -690,7 +688,7 @@ ngx_http_llm_anthropic_block(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (ngx_http_llm_is("thinking")) {
 
-        part = ngx_http_llm_anthropic_part(r, msg,
+        part = ngx_http_llm_part_add(msg,
                                            NGX_HTTP_LLM_PART_THINKING);
         if (part == NULL) {
             return NGX_ERROR;
@@ -723,7 +721,7 @@ ngx_http_llm_anthropic_block(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (ngx_http_llm_is("redacted_thinking")) {
 
-        part = ngx_http_llm_anthropic_part(r, msg,
+        part = ngx_http_llm_part_add(msg,
                                            NGX_HTTP_LLM_PART_REDACTED);
         if (part == NULL) {
             return NGX_ERROR;
@@ -782,7 +780,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (type.len == 6 && ngx_strncmp(type.data, "base64", 6) == 0) {
 
-        part = ngx_http_llm_anthropic_part(r, msg, image
+        part = ngx_http_llm_part_add(msg, image
                                                    ? NGX_HTTP_LLM_PART_IMAGE
                                                    : NGX_HTTP_LLM_PART_FILE);
         if (part == NULL) {
@@ -812,7 +810,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (type.len == 3 && ngx_strncmp(type.data, "url", 3) == 0) {
 
-        part = ngx_http_llm_anthropic_part(r, msg, image
+        part = ngx_http_llm_part_add(msg, image
                                                    ? NGX_HTTP_LLM_PART_IMAGE
                                                    : NGX_HTTP_LLM_PART_FILE);
         if (part == NULL) {
@@ -841,7 +839,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (!image && type.len == 4 && ngx_strncmp(type.data, "text", 4) == 0) {
 
-        part = ngx_http_llm_anthropic_part(r, msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -868,7 +866,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         if (c >= 0 && ngx_http_llm_json_type(js, c) == NGX_HTTP_LLM_JSON_STRING)
         {
-            part = ngx_http_llm_anthropic_part(r, msg,
+            part = ngx_http_llm_part_add(msg,
                                                NGX_HTTP_LLM_PART_TEXT);
             if (part == NULL) {
                 return NGX_ERROR;
@@ -895,7 +893,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                 continue;
             }
 
-            part = ngx_http_llm_anthropic_part(r, msg,
+            part = ngx_http_llm_part_add(msg,
                                                NGX_HTTP_LLM_PART_TEXT);
             if (part == NULL) {
                 return NGX_ERROR;
@@ -985,7 +983,7 @@ ngx_http_llm_anthropic_tool_result(ngx_http_request_t *r,
     e = ngx_http_llm_json_get(js, b, "is_error");
     m.is_error = (ngx_http_llm_json_bool(js, e) == 1);
 
-    part = ngx_http_llm_anthropic_part(r, &m, NGX_HTTP_LLM_PART_TEXT);
+    part = ngx_http_llm_part_add(&m, NGX_HTTP_LLM_PART_TEXT);
     if (part == NULL) {
         return NGX_ERROR;
     }
@@ -1302,23 +1300,6 @@ ngx_http_llm_anthropic_thinking(ngx_http_request_t *r,
     return NGX_OK;
 }
 
-
-static ngx_http_llm_part_t *
-ngx_http_llm_anthropic_part(ngx_http_request_t *r,
-    ngx_http_llm_message_t *msg, ngx_uint_t type)
-{
-    ngx_http_llm_part_t  *part;
-
-    part = ngx_array_push(&msg->parts);
-    if (part == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(part, sizeof(ngx_http_llm_part_t));
-    part->type = type;
-
-    return part;
-}
 
 
 /* -- the response --------------------------------------------------------- */

@@ -115,8 +115,6 @@ static ngx_int_t ngx_http_llm_gemini_in_number(ngx_http_request_t *r,
     const char *camel, const char *snake, ngx_str_t *out);
 static ngx_int_t ngx_http_llm_gemini_in_schema(ngx_http_request_t *r,
     ngx_http_llm_json_t *js, ngx_int_t v, ngx_str_t *out);
-static ngx_http_llm_part_t *ngx_http_llm_gemini_in_new_part(
-    ngx_http_request_t *r, ngx_http_llm_message_t *msg, ngx_uint_t type);
 
 static ngx_int_t ngx_http_llm_gemini_in_write_response(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_response_t *resp,
@@ -325,7 +323,7 @@ ngx_http_llm_gemini_in_system(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     if (ngx_http_llm_json_type(js, v) == NGX_HTTP_LLM_JSON_STRING) {
-        part = ngx_http_llm_gemini_in_new_part(r, &m, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(&m, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL
             || ngx_http_llm_json_string(r->pool, js, v, &part->text)
                != NGX_OK)
@@ -354,7 +352,7 @@ ngx_http_llm_gemini_in_system(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             continue;
         }
 
-        part = ngx_http_llm_gemini_in_new_part(r, &m, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(&m, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -499,7 +497,7 @@ ngx_http_llm_gemini_in_part(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
             return NGX_OK;
         }
 
-        part = ngx_http_llm_gemini_in_new_part(r, msg, thought
+        part = ngx_http_llm_part_add(msg, thought
                                                ? NGX_HTTP_LLM_PART_THINKING
                                                : NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
@@ -660,7 +658,7 @@ ngx_http_llm_gemini_in_media(ngx_http_request_t *r, ngx_http_llm_json_t *js,
         type = NGX_HTTP_LLM_PART_FILE;
     }
 
-    part = ngx_http_llm_gemini_in_new_part(r, msg, type);
+    part = ngx_http_llm_part_add(msg, type);
     if (part == NULL) {
         return NGX_ERROR;
     }
@@ -848,7 +846,7 @@ ngx_http_llm_gemini_in_result(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         msg->tool_call_id.len = ngx_sprintf(d, "call_%ui", in->next++) - d;
     }
 
-    part = ngx_http_llm_gemini_in_new_part(r, msg, NGX_HTTP_LLM_PART_TEXT);
+    part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
     if (part == NULL) {
         return NGX_ERROR;
     }
@@ -1339,23 +1337,6 @@ ngx_http_llm_gemini_in_number(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     return NGX_OK;
 }
 
-
-static ngx_http_llm_part_t *
-ngx_http_llm_gemini_in_new_part(ngx_http_request_t *r,
-    ngx_http_llm_message_t *msg, ngx_uint_t type)
-{
-    ngx_http_llm_part_t  *part;
-
-    part = ngx_array_push(&msg->parts);
-    if (part == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(part, sizeof(ngx_http_llm_part_t));
-    part->type = type;
-
-    return part;
-}
 
 
 /* -- the response --------------------------------------------------------- */

@@ -97,8 +97,6 @@ static ngx_int_t ngx_http_llm_openai_int(ngx_http_llm_openai_ps_t *ps,
     ngx_int_t v, const char *key, ngx_int_t *out);
 static ngx_int_t ngx_http_llm_openai_bool(ngx_http_llm_openai_ps_t *ps,
     ngx_int_t v, const char *key, ngx_int_t *out);
-static ngx_http_llm_part_t *ngx_http_llm_openai_add_part(
-    ngx_http_llm_message_t *msg, ngx_uint_t type);
 
 static ngx_int_t ngx_http_llm_openai_chunk(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_openai_out_t *st,
@@ -329,7 +327,7 @@ ngx_http_llm_openai_message(ngx_http_llm_openai_ps_t *ps, ngx_int_t m)
             }
 
             if (s.len) {
-                part = ngx_http_llm_openai_add_part(msg,
+                part = ngx_http_llm_part_add(msg,
                                                   NGX_HTTP_LLM_PART_THINKING);
                 if (part == NULL) {
                     return NGX_ERROR;
@@ -455,7 +453,7 @@ ngx_http_llm_openai_content(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
 
     case NGX_HTTP_LLM_JSON_STRING:
 
-        part = ngx_http_llm_openai_add_part(msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -515,7 +513,7 @@ ngx_http_llm_openai_part(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
     if (ngx_http_llm_type_is("text")
         && (allow & NGX_HTTP_LLM_OPENAI_ALLOW_TEXT))
     {
-        part = ngx_http_llm_openai_add_part(msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -530,7 +528,7 @@ ngx_http_llm_openai_part(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
     {
         /* what the model said, as text */
 
-        part = ngx_http_llm_openai_add_part(msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -553,7 +551,7 @@ ngx_http_llm_openai_part(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
     }
 
     if (ngx_http_llm_type_is("image_url")) {
-        part = ngx_http_llm_openai_add_part(msg, NGX_HTTP_LLM_PART_IMAGE);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_IMAGE);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -593,7 +591,7 @@ ngx_http_llm_openai_part(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
     }
 
     if (ngx_http_llm_type_is("input_audio")) {
-        part = ngx_http_llm_openai_add_part(msg, NGX_HTTP_LLM_PART_AUDIO);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_AUDIO);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -628,7 +626,7 @@ ngx_http_llm_openai_part(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
     }
 
     if (ngx_http_llm_type_is("file")) {
-        part = ngx_http_llm_openai_add_part(msg, NGX_HTTP_LLM_PART_FILE);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_FILE);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -707,7 +705,7 @@ ngx_http_llm_openai_thinking(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
 
     js = ps->js;
 
-    part = ngx_http_llm_openai_add_part(msg, NGX_HTTP_LLM_PART_THINKING);
+    part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_THINKING);
     if (part == NULL) {
         return NGX_ERROR;
     }
@@ -1478,22 +1476,6 @@ ngx_http_llm_openai_bool(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
     return NGX_OK;
 }
 
-
-static ngx_http_llm_part_t *
-ngx_http_llm_openai_add_part(ngx_http_llm_message_t *msg, ngx_uint_t type)
-{
-    ngx_http_llm_part_t  *part;
-
-    part = ngx_array_push(&msg->parts);
-    if (part == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(part, sizeof(ngx_http_llm_part_t));
-    part->type = type;
-
-    return part;
-}
 
 
 /* response ---------------------------------------------------------------- */

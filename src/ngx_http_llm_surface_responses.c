@@ -145,8 +145,6 @@ static ngx_int_t ngx_http_llm_responses_options(ngx_http_request_t *r,
     ngx_http_llm_request_t *req);
 static ngx_int_t ngx_http_llm_responses_data_uri(ngx_str_t *uri,
     ngx_str_t *media_type, ngx_str_t *data);
-static ngx_http_llm_part_t *ngx_http_llm_responses_add_part(
-    ngx_http_llm_message_t *msg, ngx_uint_t type);
 
 static ngx_int_t ngx_http_llm_responses_write_response(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_response_t *resp,
@@ -308,7 +306,7 @@ ngx_http_llm_responses_parse_request(ngx_http_request_t *r,
                 return NGX_ERROR;
             }
 
-            part = ngx_http_llm_responses_add_part(msg,
+            part = ngx_http_llm_part_add(msg,
                                                    NGX_HTTP_LLM_PART_TEXT);
             if (part == NULL) {
                 return NGX_ERROR;
@@ -339,7 +337,7 @@ ngx_http_llm_responses_parse_request(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        part = ngx_http_llm_responses_add_part(msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -651,7 +649,7 @@ ngx_http_llm_responses_content(ngx_http_request_t *r,
 
     case NGX_HTTP_LLM_JSON_STRING:
 
-        part = ngx_http_llm_responses_add_part(msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -707,7 +705,7 @@ ngx_http_llm_responses_part(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         || ngx_http_llm_str_is(&type, "text")
         || ngx_http_llm_str_is(&type, "refusal"))
     {
-        part = ngx_http_llm_responses_add_part(msg, NGX_HTTP_LLM_PART_TEXT);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -747,7 +745,7 @@ ngx_http_llm_responses_part(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                        "image_url': expected a string.", k, n);
         }
 
-        part = ngx_http_llm_responses_add_part(msg, NGX_HTTP_LLM_PART_IMAGE);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_IMAGE);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -775,7 +773,7 @@ ngx_http_llm_responses_part(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (ngx_http_llm_str_is(&type, "input_file")) {
 
-        part = ngx_http_llm_responses_add_part(msg, NGX_HTTP_LLM_PART_FILE);
+        part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_FILE);
         if (part == NULL) {
             return NGX_ERROR;
         }
@@ -887,7 +885,7 @@ ngx_http_llm_responses_reasoning_item(ngx_http_request_t *r,
     if (enc.len > sizeof("redacted:") - 1
         && ngx_strncmp(enc.data, "redacted:", sizeof("redacted:") - 1) == 0)
     {
-        part = ngx_http_llm_responses_add_part(msg,
+        part = ngx_http_llm_part_add(msg,
                                                NGX_HTTP_LLM_PART_REDACTED);
         if (part == NULL) {
             return NGX_ERROR;
@@ -960,7 +958,7 @@ ngx_http_llm_responses_reasoning_item(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    part = ngx_http_llm_responses_add_part(msg, NGX_HTTP_LLM_PART_THINKING);
+    part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_THINKING);
     if (part == NULL) {
         return NGX_ERROR;
     }
@@ -1426,22 +1424,6 @@ ngx_http_llm_responses_data_uri(ngx_str_t *uri, ngx_str_t *media_type,
     return NGX_OK;
 }
 
-
-static ngx_http_llm_part_t *
-ngx_http_llm_responses_add_part(ngx_http_llm_message_t *msg, ngx_uint_t type)
-{
-    ngx_http_llm_part_t  *part;
-
-    part = ngx_array_push(&msg->parts);
-    if (part == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(part, sizeof(ngx_http_llm_part_t));
-    part->type = type;
-
-    return part;
-}
 
 
 /* -- the response --------------------------------------------------------- */
