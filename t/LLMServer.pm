@@ -69,6 +69,7 @@ sub write_conf {
     $http =~ s/__ROOT__/$root/g;
 
     my $conf = join('', map { "load_module $_;\n" } @{ $self->{modules} })
+        . ($> == 0 ? "user root;\n" : "")
         . "worker_processes $self->{workers};\n"
         . "worker_rlimit_nofile 8192;\n"
         . "daemon on;\nmaster_process on;\n"
