@@ -21,18 +21,26 @@
 
 
 static ngx_int_t ngx_http_llm_json_grow(ngx_pool_t *pool,
-    ngx_http_llm_json_tok_t **toks, ngx_uint_t *cap, ngx_uint_t max);
+    ngx_http_llm_json_tok_t **toks, ngx_uint_t *cap, ngx_uint_t max,
+    size_t len);
+
+
+/* tokens of the parse under way (see ngx_http_llm_json_parse()) */
+
+#define NGX_HTTP_LLM_JSON_SCRATCH  1024
+
+static ngx_http_llm_json_tok_t
+    ngx_http_llm_json_scratch[NGX_HTTP_LLM_JSON_SCRATCH];
 static ngx_int_t ngx_http_llm_json_hex4(u_char *p);
 static u_char *ngx_http_llm_json_skip_string(u_char *p, u_char *last,
     ngx_uint_t *escaped);
 static size_t ngx_http_llm_json_utf8(u_char *p, u_char *last);
 
 
-/* the public token type must stay the same as jsmn's */
+/* the public token types must stay the same as jsmn's */
 
 typedef char ngx_http_llm_json_layout_check[
-    (sizeof(jsmntok_t) == sizeof(ngx_http_llm_json_tok_t)
-     && JSMN_OBJECT == NGX_HTTP_LLM_JSON_OBJECT
+    (JSMN_OBJECT == NGX_HTTP_LLM_JSON_OBJECT
      && JSMN_ARRAY == NGX_HTTP_LLM_JSON_ARRAY
      && JSMN_STRING == NGX_HTTP_LLM_JSON_STRING
      && JSMN_PRIMITIVE == NGX_HTTP_LLM_JSON_PRIMITIVE) ? 1 : -1];
@@ -59,18 +67,16 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
      * NGX_ABORT.
      */
 
-    /* a cheap first guess: one token per 8 bytes, at least 64 */
+    /*
+     * The tokens go to the worker's scratch array first; the pool gets a
+     * copy of exactly what was written (most texts, requests and events,
+     * have a few dozen tokens), or, past the scratch, an array grown from
+     * a guess of one token per 8 bytes.  The parse never yields, so one
+     * array serves every parse of the worker.
+     */
 
-    cap = len / 8 + 64;
-
-    if (cap > max_tokens) {
-        cap = max_tokens;
-    }
-
-    toks = ngx_palloc(pool, cap * sizeof(ngx_http_llm_json_tok_t));
-    if (toks == NULL) {
-        return NGX_ERROR;
-    }
+    toks = ngx_http_llm_json_scratch;
+    cap = ngx_min(NGX_HTTP_LLM_JSON_SCRATCH, max_tokens);
 
     p = data;
     last = data + len;
@@ -92,7 +98,7 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
 
 #define ngx_http_llm_tok(ty, s, e)                                            \
     if (n == cap && !full) {                                                  \
-        if (ngx_http_llm_json_grow(pool, &toks, &cap, max_tokens)             \
+        if (ngx_http_llm_json_grow(pool, &toks, &cap, max_tokens, len)        \
             != NGX_OK)                                                        \
         {                                                                     \
             if (cap < max_tokens) {                                           \
@@ -109,6 +115,8 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
         t->start = (int) ((s) - data);                                        \
         t->end = (int) ((e) - data);                                          \
         t->size = 0;                                                          \
+        t->next = (int) n + 1;                                                \
+        t->esc = 0;                                                           \
     }                                                                         \
     n++
 
@@ -147,6 +155,10 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
             }
 
             ngx_http_llm_tok(NGX_HTTP_LLM_JSON_STRING, p + 1, q);
+
+            if (t) {
+                t->esc = (int) escaped;
+            }
 
             if (!full) {
                 toks[stack[depth - 1]].size++;
@@ -212,6 +224,10 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
             }
 
             ngx_http_llm_tok(NGX_HTTP_LLM_JSON_STRING, p + 1, q);
+
+            if (t) {
+                t->esc = (int) escaped;
+            }
 
             p = q + 1;
             break;
@@ -304,6 +320,17 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
                     return NGX_ABORT;
                 }
 
+                if (toks == ngx_http_llm_json_scratch) {
+                    toks = ngx_palloc(pool,
+                                      n * sizeof(ngx_http_llm_json_tok_t));
+                    if (toks == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    ngx_memcpy(toks, ngx_http_llm_json_scratch,
+                               n * sizeof(ngx_http_llm_json_tok_t));
+                }
+
                 js->data = data;
                 js->len = len;
                 js->toks = toks;
@@ -331,6 +358,7 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
 
             if (!full) {
                 toks[stack[depth]].end = (int) (p - data);
+                toks[stack[depth]].next = (int) n;
             }
         }
     }
@@ -341,11 +369,14 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
 }
 
 
-/* a token array 4 times larger, up to max: NGX_DECLINED at max already */
+/*
+ * a token array 4 times larger (from the scratch: at least one token per 8
+ * bytes of the text), up to max: NGX_DECLINED at max already
+ */
 
 static ngx_int_t
 ngx_http_llm_json_grow(ngx_pool_t *pool, ngx_http_llm_json_tok_t **toks,
-    ngx_uint_t *cap, ngx_uint_t max)
+    ngx_uint_t *cap, ngx_uint_t max, size_t len)
 {
     ngx_uint_t                n;
     ngx_http_llm_json_tok_t  *t;
@@ -355,6 +386,10 @@ ngx_http_llm_json_grow(ngx_pool_t *pool, ngx_http_llm_json_tok_t **toks,
     }
 
     n = *cap * 4;
+
+    if (*toks == ngx_http_llm_json_scratch && n < len / 8 + 64) {
+        n = len / 8 + 64;
+    }
 
     if (n > max) {
         n = max;
@@ -366,27 +401,15 @@ ngx_http_llm_json_grow(ngx_pool_t *pool, ngx_http_llm_json_tok_t **toks,
     }
 
     ngx_memcpy(t, *toks, *cap * sizeof(ngx_http_llm_json_tok_t));
-    ngx_pfree(pool, *toks);
+
+    if (*toks != ngx_http_llm_json_scratch) {
+        ngx_pfree(pool, *toks);
+    }
 
     *toks = t;
     *cap = n;
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_llm_json_skip(ngx_http_llm_json_t *js, ngx_int_t i)
-{
-    int  end;
-
-    end = js->toks[i].end;
-
-    for (i++; i < js->ntoks && js->toks[i].start < end; i++) {
-        /* void */
-    }
-
-    return i;
 }
 
 
@@ -461,6 +484,12 @@ ngx_http_llm_json_string(ngx_pool_t *pool, ngx_http_llm_json_t *js,
         return NGX_DECLINED;
     }
 
+    if (!js->toks[i].esc) {
+        out->data = js->data + js->toks[i].start;
+        out->len = js->toks[i].end - js->toks[i].start;
+        return NGX_OK;
+    }
+
     return ngx_http_llm_json_unescape(pool, js->data + js->toks[i].start,
                                       js->data + js->toks[i].end, out);
 }
@@ -474,7 +503,7 @@ ngx_http_llm_json_unescape(ngx_pool_t *pool, u_char *s, u_char *last,
     uint32_t     cp, lo;
     ngx_uint_t   k;
 
-    if (ngx_strlchr(s, last, '\\') == NULL) {
+    if (memchr(s, '\\', last - s) == NULL) {
         out->data = s;
         out->len = last - s;
         return NGX_OK;

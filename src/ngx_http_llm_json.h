@@ -24,13 +24,20 @@
 #define NGX_HTTP_LLM_JSON_MAX_TOKENS (4 * 1024 * 1024)
 
 
-/* token: the same layout as jsmntok_t, kept opaque outside json.c */
+/*
+ * token: jsmntok_t's fields (type, start, end, size: the same values jsmn
+ * gives), and two of ours written by the same pass: "next", the index of
+ * the token after this one's subtree (skipping a value is one load), and
+ * "esc", a string with a backslash (else its text is its value, as is)
+ */
 
 typedef struct {
     int                 type;
     int                 start;
     int                 end;
     int                 size;
+    int                 next;
+    int                 esc;
 } ngx_http_llm_json_tok_t;
 
 
@@ -49,7 +56,7 @@ typedef struct {
 ngx_int_t ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
     u_char *data, size_t len, ngx_uint_t max_tokens);
 
-ngx_int_t ngx_http_llm_json_skip(ngx_http_llm_json_t *js, ngx_int_t i);
+#define ngx_http_llm_json_skip(js, i)  ((ngx_int_t) (js)->toks[i].next)
 ngx_int_t ngx_http_llm_json_get(ngx_http_llm_json_t *js, ngx_int_t obj,
     const char *key);
 ngx_int_t ngx_http_llm_json_index(ngx_http_llm_json_t *js, ngx_int_t arr,

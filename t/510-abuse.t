@@ -315,11 +315,14 @@ ok($r->{status} == 400 || $r->{status} == 401,
 
 # bounded memory: the worker's heap grows to the largest requests' size
 # (glibc keeps freed memory) and stays there; more of the same add
-# nothing: the last two of three rounds of 20,000-message requests on
-# every surface grow it by less than 1 MB, and the whole is under 64 MB
+# nothing: the last two of four rounds of 20,000-message requests on
+# every surface grow it by less than 1 MB, and the whole is under 64 MB.
+# The second round may still grow it once: glibc serves a block of the
+# first round's size from mmap, and raises its mmap threshold when that
+# is freed, so the same block then comes from the heap, which keeps it
 my @rss;
 
-for my $round (1 .. 3) {
+for my $round (1 .. 4) {
     for my $sf (@surfaces) {
         my $S = $surface{$sf};
         post($S->{path}->(), $S->{body}->('"gpt-4o"', 20_000));
@@ -328,7 +331,7 @@ for my $round (1 .. 3) {
     push @rss, rss();
 }
 
-ok($rss[0] > 0 && $rss[2] - $rss[0] < 1024 && $rss[2] < 65536,
+ok($rss[1] > 0 && $rss[3] - $rss[1] < 1024 && $rss[3] < 65536,
    "worker RSS bounded: $rss0 KB after the warm-up, then @rss KB "
    . '(< 1 MB over the last two rounds, < 64 MB)');
 

@@ -152,6 +152,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             {
                 fuzz_fail("json_parse and jsmn tokens differ", &in, NULL);
             }
+
+            /*
+             * ours: "next" is the first token past this one's text (what
+             * a walk of jsmn's tokens finds), "esc" a backslash in it
+             */
+
+            for (k = i + 1; k < jn && jt[k].start < jt[i].end; k++) {
+                /* void */
+            }
+
+            if (js.toks[i].next != (int) k
+                || (jt[i].type == JSMN_STRING
+                    && js.toks[i].esc
+                       != (memchr(buf + jt[i].start, '\\',
+                                  jt[i].end - jt[i].start) != NULL)))
+            {
+                fuzz_fail("json_parse next/esc differ from a walk", &in,
+                          NULL);
+            }
         }
     }
 
