@@ -96,9 +96,17 @@ ngx_http_llm_jw_raw(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
 void
 ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
 {
-    size_t  len;
+    size_t  k, len;
 
-    len = ngx_http_llm_json_escape_len(p, n) + 2;
+    /* one pass over the plain run, the usual whole string: then a copy */
+
+    k = n ? ngx_http_llm_json_plain(p, n) : 0;
+
+    len = n + 2;
+
+    if (k != n) {
+        len += ngx_escape_json(NULL, p + k, n - k);
+    }
 
     if ((size_t) (jw->end - jw->pos) < len
         && ngx_http_llm_jw_grow(jw, len) != NGX_OK)
@@ -107,7 +115,15 @@ ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
     }
 
     *jw->pos++ = '"';
-    jw->pos = ngx_http_llm_json_escape(jw->pos, p, n);
+
+    if (k) {
+        jw->pos = ngx_cpymem(jw->pos, p, k);   /* p may be NULL when n is 0 */
+    }
+
+    if (k != n) {
+        jw->pos = (u_char *) ngx_escape_json(jw->pos, p + k, n - k);
+    }
+
     *jw->pos++ = '"';
 }
 

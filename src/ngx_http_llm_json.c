@@ -1193,7 +1193,7 @@ ngx_http_llm_memmem(u_char *p, u_char *last, const char *s, size_t n)
  * one byte at a time: the same output, mostly one memcpy().
  */
 
-static size_t
+size_t
 ngx_http_llm_json_plain(u_char *s, size_t n)
 {
     u_char  *p, *last;

@@ -116,6 +116,7 @@ u_char *ngx_http_llm_memmem(u_char *p, u_char *last, const char *s,
     size_t n);
 
 /* writer helpers: escaped length / copy of a string without quotes */
+size_t ngx_http_llm_json_plain(u_char *s, size_t n);
 size_t ngx_http_llm_json_escape_len(u_char *s, size_t n);
 u_char *ngx_http_llm_json_escape(u_char *dst, u_char *s, size_t n);
 
