@@ -137,7 +137,13 @@ ngx_http_llm_jw_int(ngx_http_llm_jw_t *jw, ngx_int_t n)
         return;
     }
 
-    jw->pos = ngx_sprintf(jw->pos, "%i", n);
+    if (n < 0) {
+        *jw->pos++ = '-';
+        jw->pos = ngx_http_llm_write_uint(jw->pos, (ngx_uint_t) 0 - n);
+
+    } else {
+        jw->pos = ngx_http_llm_write_uint(jw->pos, n);
+    }
 }
 
 

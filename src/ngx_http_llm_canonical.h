@@ -243,6 +243,24 @@ void ngx_http_llm_jw_int(ngx_http_llm_jw_t *jw, ngx_int_t n);
 /* a bad request's message into *error; returns NGX_DECLINED */
 #define NGX_HTTP_LLM_ERROR_LEN  256
 
+
+/* n in decimal at p, as ngx_sprintf("%ui") writes it, without a format */
+
+static ngx_inline u_char *
+ngx_http_llm_write_uint(u_char *p, ngx_uint_t n)
+{
+    u_char   num[NGX_INT_T_LEN], *t;
+
+    t = num + NGX_INT_T_LEN;
+
+    do {
+        *--t = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    return ngx_cpymem(p, t, num + NGX_INT_T_LEN - t);
+}
+
 ngx_http_llm_part_t *ngx_http_llm_part_add(ngx_http_llm_message_t *msg,
     ngx_uint_t type);
 ngx_int_t ngx_http_llm_vbad(ngx_pool_t *pool, const char **error,

@@ -284,7 +284,7 @@ ngx_http_llm_surface(ngx_http_request_t *r, ngx_str_t *model_id)
 
 #define ngx_http_llm_ends_with(s)                                             \
     ((size_t) (last - uri->data) >= sizeof(s) - 1                             \
-     && ngx_strncmp(last - (sizeof(s) - 1), s, sizeof(s) - 1) == 0)
+     && ngx_memcmp(last - (sizeof(s) - 1), s, sizeof(s) - 1) == 0)
 
     if (ngx_http_llm_ends_with("/chat/completions")) {
         return NGX_HTTP_LLM_SURFACE_CHAT;
@@ -769,7 +769,7 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         for (i = 0; ctx->count_tokens && i < n; i++) {
             if (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
                 && m[i].key.len == sizeof("generateContentRequest") - 1
-                && ngx_strncmp(m[i].key.data, "generateContentRequest",
+                && ngx_memcmp(m[i].key.data, "generateContentRequest",
                                m[i].key.len) == 0)
             {
                 ctx->body.data = m[i].start;
@@ -809,7 +809,7 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         }
 
 #define ngx_http_llm_key_is(s)                                                \
-        (key.len == sizeof(s) - 1 && ngx_strncmp(key.data, s, key.len) == 0)
+        (key.len == sizeof(s) - 1 && ngx_memcmp(key.data, s, key.len) == 0)
 
         if (ngx_http_llm_key_is("model")) {
             model = &m[i];
@@ -933,7 +933,7 @@ ngx_http_llm_parse_request(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     for (i = 0; i < ngx_min(nm, 8); i++) {
         if (opts[i].key.len == sizeof("include_usage") - 1
-            && ngx_strncmp(opts[i].key.data, "include_usage",
+            && ngx_memcmp(opts[i].key.data, "include_usage",
                            opts[i].key.len) == 0)
         {
             ctx->iu_start = opts[i].start - body;

@@ -236,21 +236,21 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
             q = p;
 
             if (*p == 't') {
-                if (last - p < 4 || ngx_strncmp(p, "true", 4) != 0) {
+                if (last - p < 4 || ngx_memcmp(p, "true", 4) != 0) {
                     return NGX_DECLINED;
                 }
 
                 p += 4;
 
             } else if (*p == 'n') {
-                if (last - p < 4 || ngx_strncmp(p, "null", 4) != 0) {
+                if (last - p < 4 || ngx_memcmp(p, "null", 4) != 0) {
                     return NGX_DECLINED;
                 }
 
                 p += 4;
 
             } else if (*p == 'f') {
-                if (last - p < 5 || ngx_strncmp(p, "false", 5) != 0) {
+                if (last - p < 5 || ngx_memcmp(p, "false", 5) != 0) {
                     return NGX_DECLINED;
                 }
 
@@ -982,7 +982,7 @@ ngx_http_llm_json_scan(u_char *p, u_char *last,
             break;
 
         case 't':
-            if (last - p < 4 || ngx_strncmp(p, "true", 4) != 0) {
+            if (last - p < 4 || ngx_memcmp(p, "true", 4) != 0) {
                 return NGX_DECLINED;
             }
 
@@ -990,7 +990,7 @@ ngx_http_llm_json_scan(u_char *p, u_char *last,
             break;
 
         case 'f':
-            if (last - p < 5 || ngx_strncmp(p, "false", 5) != 0) {
+            if (last - p < 5 || ngx_memcmp(p, "false", 5) != 0) {
                 return NGX_DECLINED;
             }
 
@@ -998,7 +998,7 @@ ngx_http_llm_json_scan(u_char *p, u_char *last,
             break;
 
         case 'n':
-            if (last - p < 4 || ngx_strncmp(p, "null", 4) != 0) {
+            if (last - p < 4 || ngx_memcmp(p, "null", 4) != 0) {
                 return NGX_DECLINED;
             }
 
@@ -1154,7 +1154,7 @@ ngx_http_llm_json_error_object(u_char *p, size_t n)
         /* {"error":{...}} or {"error":"..."}: OpenAI, vLLM, Gemini */
 
         if (m[i].key.len == sizeof("error") - 1
-            && ngx_strncmp(m[i].key.data, "error", m[i].key.len) == 0
+            && ngx_memcmp(m[i].key.data, "error", m[i].key.len) == 0
             && (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
                 || m[i].type == NGX_HTTP_LLM_JSON_STRING))
         {
@@ -1164,9 +1164,9 @@ ngx_http_llm_json_error_object(u_char *p, size_t n)
         /* {"type":"error","error":{...}}: Anthropic */
 
         if (m[i].key.len == sizeof("type") - 1
-            && ngx_strncmp(m[i].key.data, "type", m[i].key.len) == 0
+            && ngx_memcmp(m[i].key.data, "type", m[i].key.len) == 0
             && m[i].end - m[i].start == sizeof("\"error\"") - 1
-            && ngx_strncmp(m[i].start, "\"error\"", m[i].end - m[i].start)
+            && ngx_memcmp(m[i].start, "\"error\"", m[i].end - m[i].start)
                == 0)
         {
             return NGX_DECLINED;

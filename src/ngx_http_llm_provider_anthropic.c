@@ -190,7 +190,7 @@ static ngx_http_llm_anthropic_error_t  ngx_http_llm_anthropic_errors[] = {
 
 #define ngx_http_llm_anthropic_is(s, lit)                                     \
     ((s)->len == sizeof(lit) - 1                                              \
-     && ngx_strncmp((s)->data, lit, sizeof(lit) - 1) == 0)
+     && ngx_memcmp((s)->data, lit, sizeof(lit) - 1) == 0)
 
 
 /* request ------------------------------------------------------------------ */
@@ -962,14 +962,14 @@ ngx_http_llm_anthropic_media(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
 
         /* guessed from the first bytes of the image */
 
-        if (data->len > 4 && ngx_strncmp(data->data, "iVBOR", 4) == 0) {
+        if (data->len > 4 && ngx_memcmp(data->data, "iVBOR", 4) == 0) {
             ngx_str_set(&type, "image/png");
 
-        } else if (data->len > 4 && ngx_strncmp(data->data, "R0lG", 4) == 0)
+        } else if (data->len > 4 && ngx_memcmp(data->data, "R0lG", 4) == 0)
         {
             ngx_str_set(&type, "image/gif");
 
-        } else if (data->len > 4 && ngx_strncmp(data->data, "UklG", 4) == 0)
+        } else if (data->len > 4 && ngx_memcmp(data->data, "UklG", 4) == 0)
         {
             ngx_str_set(&type, "image/webp");
 
@@ -2474,7 +2474,7 @@ ngx_http_llm_anthropic_error_fields(ngx_pool_t *pool, ngx_http_llm_json_t *js,
 
     for (err = ngx_http_llm_anthropic_errors; err->type.len; err++) {
         if (err->type.len == t.len
-            && ngx_strncmp(err->type.data, t.data, t.len) == 0)
+            && ngx_memcmp(err->type.data, t.data, t.len) == 0)
         {
             break;
         }
@@ -2484,7 +2484,7 @@ ngx_http_llm_anthropic_error_fields(ngx_pool_t *pool, ngx_http_llm_json_t *js,
         *type = err->openai;
     }
 
-    if (type->len != t.len || ngx_strncmp(type->data, t.data, t.len) != 0) {
+    if (type->len != t.len || ngx_memcmp(type->data, t.data, t.len) != 0) {
         /* folded or unknown: the original type is the code */
         *code = t;
     }

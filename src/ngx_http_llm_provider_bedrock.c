@@ -113,7 +113,7 @@ const ngx_http_llm_provider_t  ngx_http_llm_provider_bedrock = {
 
 #define ngx_http_llm_bedrock_is(s, lit)                                       \
     ((s)->len == sizeof(lit) - 1                                              \
-     && ngx_strncmp((s)->data, lit, sizeof(lit) - 1) == 0)
+     && ngx_memcmp((s)->data, lit, sizeof(lit) - 1) == 0)
 
 
 static ngx_int_t
@@ -677,7 +677,7 @@ ngx_http_llm_bedrock_part(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
             p = part->url.data;
             last = p + part->url.len;
 
-            if (part->url.len < 5 || ngx_strncmp(p, "data:", 5) != 0) {
+            if (part->url.len < 5 || ngx_memcmp(p, "data:", 5) != 0) {
                 ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                               "llm bedrock: an image by URL is not "
                               "supported, left out");
@@ -702,7 +702,7 @@ ngx_http_llm_bedrock_part(ngx_http_request_t *r, ngx_http_llm_jw_t *jw,
             }
         }
 
-        if (media.len > 6 && ngx_strncmp(media.data, "image/", 6) == 0) {
+        if (media.len > 6 && ngx_memcmp(media.data, "image/", 6) == 0) {
             format.data = media.data + 6;
             format.len = media.len - 6;
 

@@ -265,7 +265,7 @@ ngx_http_llm_gemini_create_request(ngx_http_request_t *r,
         name = ctx->upstream_model;
 
         if (name.len <= sizeof("models/") - 1
-            || ngx_strncmp(name.data, "models/", sizeof("models/") - 1) != 0)
+            || ngx_memcmp(name.data, "models/", sizeof("models/") - 1) != 0)
         {
             name.len = sizeof("models/") - 1 + ctx->upstream_model.len;
             name.data = ngx_pnalloc(r->pool, name.len);
@@ -374,7 +374,7 @@ ngx_http_llm_gemini_model(ngx_pool_t *pool, ngx_str_t *model, ngx_str_t *out)
     m = *model;
 
     if (m.len > sizeof("models/") - 1
-        && ngx_strncmp(m.data, "models/", sizeof("models/") - 1) == 0)
+        && ngx_memcmp(m.data, "models/", sizeof("models/") - 1) == 0)
     {
         m.data += sizeof("models/") - 1;
         m.len -= sizeof("models/") - 1;
@@ -873,7 +873,7 @@ ngx_http_llm_gemini_result(ngx_http_request_t *r,
 
         for (j = 0; j < msg[i - 1].tool_calls.nelts; j++) {
             if (tc[j].id.len == m->tool_call_id.len
-                && ngx_strncmp(tc[j].id.data, m->tool_call_id.data,
+                && ngx_memcmp(tc[j].id.data, m->tool_call_id.data,
                                m->tool_call_id.len) == 0)
             {
                 name = &tc[j].name;
@@ -1166,19 +1166,19 @@ ngx_http_llm_gemini_generation(ngx_http_llm_request_t *req,
 
     if (budget < 0 && e->len) {
 
-        if (e->len == 4 && ngx_strncmp(e->data, "none", 4) == 0) {
+        if (e->len == 4 && ngx_memcmp(e->data, "none", 4) == 0) {
             budget = 0;
 
-        } else if (e->len == 7 && ngx_strncmp(e->data, "minimal", 7) == 0) {
+        } else if (e->len == 7 && ngx_memcmp(e->data, "minimal", 7) == 0) {
             budget = 512;
 
-        } else if (e->len == 3 && ngx_strncmp(e->data, "low", 3) == 0) {
+        } else if (e->len == 3 && ngx_memcmp(e->data, "low", 3) == 0) {
             budget = 1024;
 
-        } else if (e->len == 6 && ngx_strncmp(e->data, "medium", 6) == 0) {
+        } else if (e->len == 6 && ngx_memcmp(e->data, "medium", 6) == 0) {
             budget = 8192;
 
-        } else if (e->len == 4 && ngx_strncmp(e->data, "high", 4) == 0) {
+        } else if (e->len == 4 && ngx_memcmp(e->data, "high", 4) == 0) {
             budget = 24576;
         }
     }
@@ -1744,13 +1744,13 @@ ngx_http_llm_gemini_finish(ngx_http_llm_json_t *js, ngx_int_t v)
 
     ngx_http_llm_json_raw(js, v, &s);
 
-    if (s.len == 10 && ngx_strncmp(s.data, "MAX_TOKENS", 10) == 0) {
+    if (s.len == 10 && ngx_memcmp(s.data, "MAX_TOKENS", 10) == 0) {
         return NGX_HTTP_LLM_FINISH_LENGTH;
     }
 
     for (i = 0; filter[i].len; i++) {
         if (filter[i].len == s.len
-            && ngx_strncmp(filter[i].data, s.data, s.len) == 0)
+            && ngx_memcmp(filter[i].data, s.data, s.len) == 0)
         {
             return NGX_HTTP_LLM_FINISH_FILTER;
         }
@@ -2259,7 +2259,7 @@ ngx_http_llm_gemini_stream_error(ngx_http_request_t *r,
 
         for (s = ngx_http_llm_gemini_statuses; s->status.len; s++) {
             if (s->status.len == status.len
-                && ngx_strncmp(s->status.data, status.data, status.len) == 0)
+                && ngx_memcmp(s->status.data, status.data, status.len) == 0)
             {
                 delta.error_type = s->type;
                 break;
@@ -2360,14 +2360,14 @@ ngx_http_llm_gemini_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     for (st = ngx_http_llm_gemini_statuses; st->status.len; st++) {
         if (st->status.len == status.len
-            && ngx_strncmp(st->status.data, status.data, status.len) == 0)
+            && ngx_memcmp(st->status.data, status.data, status.len) == 0)
         {
             *type = st->type;
             break;
         }
     }
 
-    if (status.len == 9 && ngx_strncmp(status.data, "NOT_FOUND", 9) == 0) {
+    if (status.len == 9 && ngx_memcmp(status.data, "NOT_FOUND", 9) == 0) {
         ngx_str_set(code, "model_not_found");
 
     } else {

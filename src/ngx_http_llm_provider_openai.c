@@ -409,7 +409,7 @@ ngx_http_llm_openai_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     azure = (pc->type == &ngx_http_llm_provider_azure);
     classic = azure
               && !(pc->version.len == 2
-                   && ngx_strncmp(pc->version.data, "v1", 2) == 0);
+                   && ngx_memcmp(pc->version.data, "v1", 2) == 0);
 
     /*
      * the classic API's Responses are not per deployment:
@@ -552,9 +552,9 @@ ngx_http_llm_openai_max_tokens(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         }
 
         if ((key.len == sizeof("max_tokens") - 1
-             && ngx_strncmp(key.data, "max_tokens", key.len) == 0)
+             && ngx_memcmp(key.data, "max_tokens", key.len) == 0)
             || (key.len == sizeof("max_completion_tokens") - 1
-                && ngx_strncmp(key.data, "max_completion_tokens", key.len)
+                && ngx_memcmp(key.data, "max_completion_tokens", key.len)
                    == 0))
         {
             return NGX_OK;
@@ -740,7 +740,7 @@ ngx_http_llm_openai_finish_reasons(ngx_http_request_t *r, ngx_str_t *data,
 
         for (std = standard; std->len; std++) {
             if (std->len == value.len
-                && ngx_strncmp(std->data, v, value.len) == 0)
+                && ngx_memcmp(std->data, v, value.len) == 0)
             {
                 break;
             }
@@ -753,7 +753,7 @@ ngx_http_llm_openai_finish_reasons(ngx_http_request_t *r, ngx_str_t *data,
 
         for (map = mapping; map->len; map += 2) {
             if (map->len == value.len
-                && ngx_strncmp(map->data, v, value.len) == 0)
+                && ngx_memcmp(map->data, v, value.len) == 0)
             {
                 break;
             }
@@ -917,7 +917,7 @@ ngx_http_llm_openai_stream_event(ngx_http_request_t *r,
         return ngx_http_llm_openai_responses_event(r, ctx, name, data, ll);
     }
 
-    if (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0) {
+    if (data->len == 6 && ngx_memcmp(data->data, "[DONE]", 6) == 0) {
         ctx->done = 1;
         return ngx_http_llm_emit_event(r, NULL, data->data, data->len, ll);
     }
@@ -1027,15 +1027,15 @@ ngx_http_llm_openai_responses_event(ngx_http_request_t *r,
     }
 
     if (name->len > sizeof("response.") - 1
-        && ngx_strncmp(name->data, "response.", sizeof("response.") - 1)
+        && ngx_memcmp(name->data, "response.", sizeof("response.") - 1)
            == 0)
     {
         fin.data = name->data + sizeof("response.") - 1;
         fin.len = name->len - (sizeof("response.") - 1);
 
-        if ((fin.len == 9 && ngx_strncmp(fin.data, "completed", 9) == 0)
-            || (fin.len == 10 && ngx_strncmp(fin.data, "incomplete", 10) == 0)
-            || (fin.len == 6 && ngx_strncmp(fin.data, "failed", 6) == 0))
+        if ((fin.len == 9 && ngx_memcmp(fin.data, "completed", 9) == 0)
+            || (fin.len == 10 && ngx_memcmp(fin.data, "incomplete", 10) == 0)
+            || (fin.len == 6 && ngx_memcmp(fin.data, "failed", 6) == 0))
         {
             ctx->done = 1;
         }
@@ -1084,7 +1084,7 @@ ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         /* {"error":{...}} with a 200: not an answer */
 
         if (m[i].key.len == sizeof("error") - 1
-            && ngx_strncmp(m[i].key.data, "error", m[i].key.len) == 0
+            && ngx_memcmp(m[i].key.data, "error", m[i].key.len) == 0
             && (m[i].type == NGX_HTTP_LLM_JSON_OBJECT
                 || m[i].type == NGX_HTTP_LLM_JSON_STRING))
         {
@@ -1093,7 +1093,7 @@ ngx_http_llm_openai_response(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         if (m[i].type != NGX_HTTP_LLM_JSON_OBJECT
             || m[i].key.len != sizeof("usage") - 1
-            || ngx_strncmp(m[i].key.data, "usage", m[i].key.len) != 0)
+            || ngx_memcmp(m[i].key.data, "usage", m[i].key.len) != 0)
         {
             continue;
         }
@@ -1849,12 +1849,12 @@ ngx_http_llm_openai_jw_parts(ngx_http_llm_jw_t *jw,
                 format.len = last - p - 1;
             }
 
-            if (format.len == 4 && ngx_strncmp(format.data, "mpeg", 4) == 0)
+            if (format.len == 4 && ngx_memcmp(format.data, "mpeg", 4) == 0)
             {
                 ngx_str_set(&format, "mp3");
 
             } else if (format.len == 5
-                       && ngx_strncmp(format.data, "x-wav", 5) == 0)
+                       && ngx_memcmp(format.data, "x-wav", 5) == 0)
             {
                 ngx_str_set(&format, "wav");
             }
@@ -2015,7 +2015,7 @@ ngx_http_llm_openai_finish(ngx_str_t *reason)
 
     for (i = 0; map[i].name.len; i++) {
         if (map[i].name.len == reason->len
-            && ngx_strncmp(map[i].name.data, reason->data, reason->len) == 0)
+            && ngx_memcmp(map[i].name.data, reason->data, reason->len) == 0)
         {
             return map[i].finish;
         }
@@ -2287,7 +2287,7 @@ ngx_http_llm_openai_message_content(ngx_pool_t *pool,
 
             ngx_http_llm_json_raw(js, t, &type);
 
-            if (type.len == 4 && ngx_strncmp(type.data, "text", 4) == 0) {
+            if (type.len == 4 && ngx_memcmp(type.data, "text", 4) == 0) {
                 x = ngx_http_llm_json_get(js, e, "text");
                 to = text;
 
@@ -2306,7 +2306,7 @@ ngx_http_llm_openai_message_content(ngx_pool_t *pool,
                 continue;
             }
 
-            if (type.len != 8 || ngx_strncmp(type.data, "thinking", 8) != 0) {
+            if (type.len != 8 || ngx_memcmp(type.data, "thinking", 8) != 0) {
                 continue;
             }
 
@@ -2391,7 +2391,7 @@ ngx_http_llm_openai_translate_event(ngx_http_request_t *r,
     }
 
     if (data == NULL
-        || (data->len == 6 && ngx_strncmp(data->data, "[DONE]", 6) == 0))
+        || (data->len == 6 && ngx_memcmp(data->data, "[DONE]", 6) == 0))
     {
         ctx->done = 1;
         return ngx_http_llm_openai_close(r, ctx, st, ll);
@@ -2688,7 +2688,7 @@ ngx_http_llm_openai_tool_delta(ngx_http_request_t *r,
 
         for (i = 0; i < st->calls.nelts; i++) {
             if (call[i].id.len == id.len
-                && ngx_strncmp(call[i].id.data, id.data, id.len) == 0)
+                && ngx_memcmp(call[i].id.data, id.data, id.len) == 0)
             {
                 break;
             }

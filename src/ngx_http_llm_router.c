@@ -86,7 +86,7 @@ ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
 
             for (j = 0; j < lmcf->regexes.nelts; j++) {
                 if (rp[j]->pattern.len == route[i].pattern.len
-                    && ngx_strncmp(rp[j]->pattern.data, route[i].pattern.data,
+                    && ngx_memcmp(rp[j]->pattern.data, route[i].pattern.data,
                                    route[i].pattern.len) == 0)
                 {
                     break;
@@ -137,7 +137,7 @@ ngx_http_llm_router_init(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
 
             for (j = 0; j < i; j++) {
                 if (route[j].pattern.len == route[i].pattern.len
-                    && ngx_strncmp(route[j].pattern.data,
+                    && ngx_memcmp(route[j].pattern.data,
                                    route[i].pattern.data,
                                    route[i].pattern.len) == 0
                     && route[j].targets.nelts && !route[j].chained)
@@ -201,7 +201,7 @@ ngx_http_llm_route_link(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf,
 
         for (j = 0; j < lmcf->providers.nelts; j++) {
             if (pp[j]->name.len == t[i].provider_name.len
-                && ngx_strncmp(pp[j]->name.data, t[i].provider_name.data,
+                && ngx_memcmp(pp[j]->name.data, t[i].provider_name.data,
                                t[i].provider_name.len) == 0)
             {
                 break;
@@ -623,7 +623,7 @@ ngx_http_llm_workload(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 #define ngx_http_llm_str_is(s, lit)                                          \
             ((s).len == sizeof(lit) - 1                                       \
-             && ngx_strncmp((s).data, lit, sizeof(lit) - 1) == 0)
+             && ngx_memcmp((s).data, lit, sizeof(lit) - 1) == 0)
 
             if (ngx_http_llm_str_is(key, "type")) {
                 w->images = ngx_http_llm_str_is(val, "image_url")
@@ -634,7 +634,7 @@ ngx_http_llm_workload(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                        || ngx_http_llm_str_is(key, "mime_type"))
             {
                 w->images = (val.len > 6
-                             && ngx_strncmp(val.data, "image/", 6) == 0);
+                             && ngx_memcmp(val.data, "image/", 6) == 0);
             }
 
 #undef ngx_http_llm_str_is
@@ -679,7 +679,7 @@ ngx_http_llm_route_exact(ngx_http_request_t *r, ngx_str_t *name)
 
     if (route == NULL
         || route->pattern.len != name->len
-        || ngx_strncmp(route->pattern.data, name->data, name->len) != 0)
+        || ngx_memcmp(route->pattern.data, name->data, name->len) != 0)
     {
         return NULL;
     }

@@ -114,7 +114,7 @@ ngx_http_llm_sse_parse(ngx_http_llm_sse_t *sse, u_char **pos, u_char *last)
             if (ch == ':' || ch == CR || ch == LF) {
 
                 if (sse->flen == 4
-                    && ngx_strncmp(sse->fname, "data", 4) == 0)
+                    && ngx_memcmp(sse->fname, "data", 4) == 0)
                 {
                     sse->field = ngx_http_llm_sse_f_data;
 
@@ -128,7 +128,7 @@ ngx_http_llm_sse_parse(ngx_http_llm_sse_t *sse, u_char **pos, u_char *last)
                     sse->has_data = 1;
 
                 } else if (sse->flen == 5
-                           && ngx_strncmp(sse->fname, "event", 5) == 0)
+                           && ngx_memcmp(sse->fname, "event", 5) == 0)
                 {
                     sse->field = ngx_http_llm_sse_f_event;
                     sse->name_len = 0;

@@ -400,7 +400,7 @@ ngx_http_llm_anthropic_system(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
             if (t < 0
                 || ngx_http_llm_json_string(r->pool, js, t, &type) != NGX_OK
-                || type.len != 4 || ngx_strncmp(type.data, "text", 4) != 0)
+                || type.len != 4 || ngx_memcmp(type.data, "text", 4) != 0)
             {
                 return ngx_http_llm_anthropic_bad(r, ctx,
                                                   "system.%ui: Input should "
@@ -478,11 +478,11 @@ ngx_http_llm_anthropic_message(ngx_http_request_t *r,
 
     if (v >= 0 && ngx_http_llm_json_string(r->pool, js, v, &role) == NGX_OK) {
 
-        if (role.len == 4 && ngx_strncmp(role.data, "user", 4) == 0) {
+        if (role.len == 4 && ngx_memcmp(role.data, "user", 4) == 0) {
             msg.role = NGX_HTTP_LLM_ROLE_USER;
 
         } else if (role.len == 9
-                   && ngx_strncmp(role.data, "assistant", 9) == 0)
+                   && ngx_memcmp(role.data, "assistant", 9) == 0)
         {
             msg.role = NGX_HTTP_LLM_ROLE_ASSISTANT;
         }
@@ -594,7 +594,7 @@ ngx_http_llm_anthropic_block(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
 #define ngx_http_llm_is(s)                                                    \
-    (type.len == sizeof(s) - 1 && ngx_strncmp(type.data, s, type.len) == 0)
+    (type.len == sizeof(s) - 1 && ngx_memcmp(type.data, s, type.len) == 0)
 
     if (ngx_http_llm_is("text")) {
 
@@ -778,7 +778,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                           "source: Field required", k, n);
     }
 
-    if (type.len == 6 && ngx_strncmp(type.data, "base64", 6) == 0) {
+    if (type.len == 6 && ngx_memcmp(type.data, "base64", 6) == 0) {
 
         part = ngx_http_llm_part_add(msg, image
                                                    ? NGX_HTTP_LLM_PART_IMAGE
@@ -808,7 +808,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         goto title;
     }
 
-    if (type.len == 3 && ngx_strncmp(type.data, "url", 3) == 0) {
+    if (type.len == 3 && ngx_memcmp(type.data, "url", 3) == 0) {
 
         part = ngx_http_llm_part_add(msg, image
                                                    ? NGX_HTTP_LLM_PART_IMAGE
@@ -837,7 +837,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         goto title;
     }
 
-    if (!image && type.len == 4 && ngx_strncmp(type.data, "text", 4) == 0) {
+    if (!image && type.len == 4 && ngx_memcmp(type.data, "text", 4) == 0) {
 
         part = ngx_http_llm_part_add(msg, NGX_HTTP_LLM_PART_TEXT);
         if (part == NULL) {
@@ -860,7 +860,7 @@ ngx_http_llm_anthropic_source(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (!image && type.len == 7 && ngx_strncmp(type.data, "content", 7) == 0)
+    if (!image && type.len == 7 && ngx_memcmp(type.data, "content", 7) == 0)
     {
         c = ngx_http_llm_json_get(js, s, "content");
 
@@ -1027,7 +1027,7 @@ ngx_http_llm_anthropic_tool_result(ngx_http_request_t *r,
                                               "required", k, n, i);
         }
 
-        if (type.len == 4 && ngx_strncmp(type.data, "text", 4) == 0) {
+        if (type.len == 4 && ngx_memcmp(type.data, "text", 4) == 0) {
             text = ngx_array_push(&texts);
             if (text == NULL) {
                 return NGX_ERROR;
@@ -1050,8 +1050,8 @@ ngx_http_llm_anthropic_tool_result(ngx_http_request_t *r,
             continue;
         }
 
-        if ((type.len == 5 && ngx_strncmp(type.data, "image", 5) == 0)
-            || (type.len == 8 && ngx_strncmp(type.data, "document", 8) == 0))
+        if ((type.len == 5 && ngx_memcmp(type.data, "image", 5) == 0)
+            || (type.len == 8 && ngx_memcmp(type.data, "document", 8) == 0))
         {
             rc = ngx_http_llm_anthropic_source(r, ctx, js, user, t,
                                                type.len == 5, k, n);
@@ -1207,16 +1207,16 @@ ngx_http_llm_anthropic_tool_choice(ngx_http_request_t *r,
                                           "required");
     }
 
-    if (type.len == 4 && ngx_strncmp(type.data, "auto", 4) == 0) {
+    if (type.len == 4 && ngx_memcmp(type.data, "auto", 4) == 0) {
         req->tool_choice = NGX_HTTP_LLM_TOOL_CHOICE_AUTO;
 
-    } else if (type.len == 3 && ngx_strncmp(type.data, "any", 3) == 0) {
+    } else if (type.len == 3 && ngx_memcmp(type.data, "any", 3) == 0) {
         req->tool_choice = NGX_HTTP_LLM_TOOL_CHOICE_ANY;
 
-    } else if (type.len == 4 && ngx_strncmp(type.data, "none", 4) == 0) {
+    } else if (type.len == 4 && ngx_memcmp(type.data, "none", 4) == 0) {
         req->tool_choice = NGX_HTTP_LLM_TOOL_CHOICE_NONE;
 
-    } else if (type.len == 4 && ngx_strncmp(type.data, "tool", 4) == 0) {
+    } else if (type.len == 4 && ngx_memcmp(type.data, "tool", 4) == 0) {
         req->tool_choice = NGX_HTTP_LLM_TOOL_CHOICE_NAMED;
 
         t = ngx_http_llm_json_get(js, v, "name");
@@ -1273,7 +1273,7 @@ ngx_http_llm_anthropic_thinking(ngx_http_request_t *r,
                                           "required");
     }
 
-    if (type.len != 7 || ngx_strncmp(type.data, "enabled", 7) != 0) {
+    if (type.len != 7 || ngx_memcmp(type.data, "enabled", 7) != 0) {
         /* "disabled", "adaptive" */
         return NGX_OK;
     }
@@ -1899,24 +1899,13 @@ static ngx_int_t
 ngx_http_llm_anthropic_block_delta(ngx_http_request_t *r, ngx_uint_t index,
     ngx_uint_t type, ngx_str_t *text, ngx_chain_t ***ll)
 {
-    u_char                          *p, *t;
+    u_char                          *p;
     ngx_http_llm_anthropic_piece_t   pc[4];
     u_char                           head[80 + NGX_INT_T_LEN];
-    u_char                           num[NGX_INT_T_LEN];
-
-    /* as ngx_sprintf("%ui") wrote it, without parsing a format each time */
 
     p = ngx_cpymem(head, "{\"type\":\"content_block_delta\",\"index\":",
                    sizeof("{\"type\":\"content_block_delta\",\"index\":") - 1);
-
-    t = num + NGX_INT_T_LEN;
-
-    do {
-        *--t = (u_char) ('0' + index % 10);
-        index /= 10;
-    } while (index);
-
-    p = ngx_cpymem(p, t, num + NGX_INT_T_LEN - t);
+    p = ngx_http_llm_write_uint(p, index);
     p = ngx_cpymem(p, ",\"delta\":", sizeof(",\"delta\":") - 1);
 
     pc[0].data = head;
@@ -2099,7 +2088,7 @@ ngx_http_llm_anthropic_stream_error(ngx_http_request_t *r,
     } else {
         for (t = ngx_http_llm_anthropic_error_types; t->len; t++) {
             if (t->len == delta->error_type.len
-                && ngx_strncmp(t->data, delta->error_type.data, t->len) == 0)
+                && ngx_memcmp(t->data, delta->error_type.data, t->len) == 0)
             {
                 type = t;
                 break;

@@ -643,11 +643,11 @@ ngx_http_llm_gemini_in_media(ngx_http_request_t *r, ngx_http_llm_json_t *js,
         return NGX_DECLINED;
     }
 
-    if (mime.len >= 6 && ngx_strncmp(mime.data, "image/", 6) == 0) {
+    if (mime.len >= 6 && ngx_memcmp(mime.data, "image/", 6) == 0) {
         type = NGX_HTTP_LLM_PART_IMAGE;
 
     } else if (!file && mime.len >= 6
-               && ngx_strncmp(mime.data, "audio/", 6) == 0)
+               && ngx_memcmp(mime.data, "audio/", 6) == 0)
     {
         type = NGX_HTTP_LLM_PART_AUDIO;
 
@@ -825,10 +825,10 @@ ngx_http_llm_gemini_in_result(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         if (msg->tool_call_id.len
             ? (call[i].id.len == msg->tool_call_id.len
-               && ngx_strncmp(call[i].id.data, msg->tool_call_id.data,
+               && ngx_memcmp(call[i].id.data, msg->tool_call_id.data,
                               call[i].id.len) == 0)
             : (call[i].name.len == name.len
-               && ngx_strncmp(call[i].name.data, name.data, name.len) == 0))
+               && ngx_memcmp(call[i].name.data, name.data, name.len) == 0))
         {
             call[i].answered = 1;
             msg->tool_call_id = call[i].id;
@@ -1029,7 +1029,7 @@ ngx_http_llm_gemini_in_schema(ngx_http_request_t *r, ngx_http_llm_json_t *js,
         if (js->toks[i].type != NGX_HTTP_LLM_JSON_STRING
             || js->toks[i].size != 1
             || js->toks[i].end - js->toks[i].start != 4
-            || ngx_strncmp(js->data + js->toks[i].start, "type", 4) != 0
+            || ngx_memcmp(js->data + js->toks[i].start, "type", 4) != 0
             || js->toks[i + 1].type != NGX_HTTP_LLM_JSON_STRING)
         {
             continue;
@@ -1880,7 +1880,7 @@ ngx_http_llm_gemini_in_stream_error(ngx_http_request_t *r,
     if (status == 0) {
 
 #define ngx_http_llm_type_is(s)                                               \
-        (t->len == sizeof(s) - 1 && ngx_strncmp(t->data, s, t->len) == 0)
+        (t->len == sizeof(s) - 1 && ngx_memcmp(t->data, s, t->len) == 0)
 
         if (ngx_http_llm_type_is("invalid_request_error")) {
             status = NGX_HTTP_BAD_REQUEST;

@@ -272,7 +272,7 @@ ngx_http_llm_openai_message(ngx_http_llm_openai_ps_t *ps, ngx_int_t m)
     }
 
 #define ngx_http_llm_role_is(s)                                               \
-    (role.len == sizeof(s) - 1 && ngx_strncmp(role.data, s, role.len) == 0)
+    (role.len == sizeof(s) - 1 && ngx_memcmp(role.data, s, role.len) == 0)
 
     if (ngx_http_llm_role_is("system") || ngx_http_llm_role_is("developer")) {
         msg->role = NGX_HTTP_LLM_ROLE_SYSTEM;
@@ -508,7 +508,7 @@ ngx_http_llm_openai_part(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
     ngx_http_llm_json_raw(js, t, &type);
 
 #define ngx_http_llm_type_is(s)                                               \
-    (type.len == sizeof(s) - 1 && ngx_strncmp(type.data, s, type.len) == 0)
+    (type.len == sizeof(s) - 1 && ngx_memcmp(type.data, s, type.len) == 0)
 
     if (ngx_http_llm_type_is("text")
         && (allow & NGX_HTTP_LLM_OPENAI_ALLOW_TEXT))
@@ -968,7 +968,7 @@ ngx_http_llm_openai_tools(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
                 ngx_http_llm_json_raw(js, o, &type);
 
                 if (type.len != sizeof("function") - 1
-                    || ngx_strncmp(type.data, "function", type.len) != 0)
+                    || ngx_memcmp(type.data, "function", type.len) != 0)
                 {
                     return ngx_http_llm_openai_invalid(ps,
                                "Invalid 'tools[%ui].type': only \"function\""
@@ -1048,7 +1048,7 @@ ngx_http_llm_openai_tool_choice(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
         ngx_http_llm_json_raw(js, v, &s);
 
 #define ngx_http_llm_choice_is(c)                                             \
-    (s.len == sizeof(c) - 1 && ngx_strncmp(s.data, c, s.len) == 0)
+    (s.len == sizeof(c) - 1 && ngx_memcmp(s.data, c, s.len) == 0)
 
         if (ngx_http_llm_choice_is("auto")) {
             req->tool_choice = NGX_HTTP_LLM_TOOL_CHOICE_AUTO;
@@ -1086,7 +1086,7 @@ ngx_http_llm_openai_tool_choice(ngx_http_llm_openai_ps_t *ps, ngx_int_t v,
         ngx_http_llm_json_raw(js, t, &s);
 
         if (s.len != sizeof("function") - 1
-            || ngx_strncmp(s.data, "function", s.len) != 0)
+            || ngx_memcmp(s.data, "function", s.len) != 0)
         {
             return ngx_http_llm_openai_invalid(ps,
                        "Invalid value for '%s.type': only \"function\" "
@@ -1134,17 +1134,17 @@ ngx_http_llm_openai_response_format(ngx_http_llm_openai_ps_t *ps,
 
     ngx_http_llm_json_raw(js, t, &type);
 
-    if (type.len == 4 && ngx_strncmp(type.data, "text", 4) == 0) {
+    if (type.len == 4 && ngx_memcmp(type.data, "text", 4) == 0) {
         req->format = NGX_HTTP_LLM_FORMAT_TEXT;
         return NGX_OK;
     }
 
-    if (type.len == 11 && ngx_strncmp(type.data, "json_object", 11) == 0) {
+    if (type.len == 11 && ngx_memcmp(type.data, "json_object", 11) == 0) {
         req->format = NGX_HTTP_LLM_FORMAT_JSON;
         return NGX_OK;
     }
 
-    if (type.len != 11 || ngx_strncmp(type.data, "json_schema", 11) != 0) {
+    if (type.len != 11 || ngx_memcmp(type.data, "json_schema", 11) != 0) {
         return ngx_http_llm_openai_invalid(ps,
                    "Invalid value for 'response_format.type': expected "
                    "\"text\", \"json_object\" or \"json_schema\".");

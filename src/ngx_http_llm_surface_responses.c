@@ -212,7 +212,7 @@ const ngx_http_llm_surface_t  ngx_http_llm_surface_responses = {
 
 #define ngx_http_llm_str_is(str, s)                                           \
     ((str)->len == sizeof(s) - 1                                              \
-     && ngx_strncmp((str)->data, s, sizeof(s) - 1) == 0)
+     && ngx_memcmp((str)->data, s, sizeof(s) - 1) == 0)
 
 
 /* -- the request ---------------------------------------------------------- */
@@ -883,7 +883,7 @@ ngx_http_llm_responses_reasoning_item(ngx_http_request_t *r,
     }
 
     if (enc.len > sizeof("redacted:") - 1
-        && ngx_strncmp(enc.data, "redacted:", sizeof("redacted:") - 1) == 0)
+        && ngx_memcmp(enc.data, "redacted:", sizeof("redacted:") - 1) == 0)
     {
         part = ngx_http_llm_part_add(msg,
                                                NGX_HTTP_LLM_PART_REDACTED);
@@ -2335,8 +2335,14 @@ ngx_http_llm_responses_event(ngx_http_request_t *r,
 
     b = cl->buf;
 
-    b->last = ngx_sprintf(b->last, "event: %s\ndata: {\"type\":\"%s\","
-                          "\"sequence_number\":%ui", name, name, st->seq++);
+    b->last = ngx_cpymem(b->last, "event: ", sizeof("event: ") - 1);
+    b->last = ngx_cpymem(b->last, name, nlen);
+    b->last = ngx_cpymem(b->last, "\ndata: {\"type\":\"",
+                         sizeof("\ndata: {\"type\":\"") - 1);
+    b->last = ngx_cpymem(b->last, name, nlen);
+    b->last = ngx_cpymem(b->last, "\",\"sequence_number\":",
+                         sizeof("\",\"sequence_number\":") - 1);
+    b->last = ngx_http_llm_write_uint(b->last, st->seq++);
 
     for (i = 0; i < n; i++) {
         if (pc[i].escape) {
@@ -2472,7 +2478,9 @@ ngx_http_llm_responses_text_event(ngx_http_request_t *r,
     ngx_http_llm_piece(&pc[0], ",\"item_id\":\"", 0);
     ngx_http_llm_piece_str(&pc[1], &it->id, 0);
 
-    p = ngx_sprintf(mid, "\",\"output_index\":%ui", it->index);
+    p = ngx_cpymem(mid, "\",\"output_index\":",
+                   sizeof("\",\"output_index\":") - 1);
+    p = ngx_http_llm_write_uint(p, it->index);
 
     pc[2].data = mid;
     pc[2].len = p - mid;

@@ -829,7 +829,7 @@ ngx_http_llm_first_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_sse_t *sse)
 {
     if (sse->has_event && sse->name_len == sizeof("error") - 1
-        && ngx_strncmp(sse->name, "error", sse->name_len) == 0)
+        && ngx_memcmp(sse->name, "error", sse->name_len) == 0)
     {
         return NGX_DECLINED;
     }
@@ -923,7 +923,7 @@ ngx_http_llm_process_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
              */
 
             if (h->key.len == sizeof("Content-Encoding") - 1
-                && ngx_strncmp(h->lowcase_key, "content-encoding",
+                && ngx_memcmp(h->lowcase_key, "content-encoding",
                                sizeof("Content-Encoding") - 1) == 0)
             {
                 if (ngx_strcasecmp(h->value.data, (u_char *) "gzip") == 0
