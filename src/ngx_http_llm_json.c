@@ -19,6 +19,39 @@
 #define NGX_HTTP_LLM_JSON_SSE2  1
 #endif
 
+/*
+ * AVX2, when the CPU has it (checked once, at run time: the module is
+ * built for any x86-64): 32 bytes a step over long string runs, a 100 KB
+ * message is a few thousand steps instead of twice as many
+ */
+
+#if (NGX_HTTP_LLM_JSON_SSE2 && defined __x86_64__                             \
+     && (__GNUC__ >= 5 || defined __clang__))
+#include <immintrin.h>
+#define NGX_HTTP_LLM_JSON_AVX2  1
+
+static u_char *ngx_http_llm_json_run_avx2(u_char *p, u_char *last);
+static ngx_int_t  ngx_http_llm_json_avx2 = -1;
+
+/* a run at least this long goes to the AVX2 loop */
+#define NGX_HTTP_LLM_JSON_AVX2_MIN  64
+
+#define ngx_http_llm_json_use_avx2(p, last)                                   \
+    ((last) - (p) >= NGX_HTTP_LLM_JSON_AVX2_MIN                               \
+     && (ngx_http_llm_json_avx2 >= 0 ? ngx_http_llm_json_avx2                 \
+                                     : ngx_http_llm_json_avx2_init()))
+
+static ngx_int_t
+ngx_http_llm_json_avx2_init(void)
+{
+    __builtin_cpu_init();
+    ngx_http_llm_json_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+
+    return ngx_http_llm_json_avx2;
+}
+
+#endif
+
 
 static ngx_int_t ngx_http_llm_json_grow(ngx_pool_t *pool,
     ngx_http_llm_json_tok_t **toks, ngx_uint_t *cap, ngx_uint_t max,
@@ -708,12 +741,54 @@ ngx_http_llm_json_hex4(u_char *p)
 }
 
 
+#if (NGX_HTTP_LLM_JSON_AVX2)
+
+/*
+ * The first byte in [p, last) that ends a plain run (as the SSE2 loops
+ * below: '"', '\\', a control character, a byte >= 0x80), looked for 32
+ * bytes at a time; or the point where fewer than 32 are left
+ */
+
+__attribute__((target("avx2")))
+static u_char *
+ngx_http_llm_json_run_avx2(u_char *p, u_char *last)
+{
+    unsigned int  mask;
+    __m256i       v, m;
+    __m256i       quote = _mm256_set1_epi8('"');
+    __m256i       bslash = _mm256_set1_epi8('\\');
+    __m256i       ctl = _mm256_set1_epi8(0x1f);
+
+    while (last - p >= 32) {
+        v = _mm256_loadu_si256((const __m256i *) p);
+        m = _mm256_or_si256(_mm256_cmpeq_epi8(v, quote),
+                            _mm256_cmpeq_epi8(v, bslash));
+        m = _mm256_or_si256(m, _mm256_cmpeq_epi8(_mm256_min_epu8(v, ctl), v));
+        mask = (unsigned int) _mm256_movemask_epi8(m)
+               | (unsigned int) _mm256_movemask_epi8(v);
+
+        if (mask) {
+            return p + __builtin_ctz(mask);
+        }
+
+        p += 32;
+    }
+
+    return p;
+}
+
+#endif
+
+
 /* the body of a string, p after the opening quote: p at the closing one */
 
 static u_char *
 ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 {
-    size_t  n;
+    size_t      n;
+#if (NGX_HTTP_LLM_JSON_AVX2)
+    ngx_uint_t  ascii;
+#endif
 
     /*
      * 1 for the bytes that end a run of plain ASCII string characters:
@@ -748,7 +823,17 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
     __m128i   ctl = _mm_set1_epi8(0x1f);
 #endif
 
+#if (NGX_HTTP_LLM_JSON_AVX2)
+    ascii = 1;
+#endif
+
     for ( ;; ) {
+
+#if (NGX_HTTP_LLM_JSON_AVX2)
+        if (ascii && ngx_http_llm_json_use_avx2(p, last)) {
+            p = ngx_http_llm_json_run_avx2(p, last);
+        }
+#endif
 
 #if (NGX_HTTP_LLM_JSON_SSE2)
 
@@ -793,6 +878,16 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
         }
 
         if (*p >= 0x80) {
+
+#if (NGX_HTTP_LLM_JSON_AVX2)
+            /*
+             * text that is not ASCII stops every step: the AVX2 loop is
+             * left to the ASCII strings
+             */
+
+            ascii = 0;
+#endif
+
             n = ngx_http_llm_json_utf8(p, last);
 
             if (n == 0) {
@@ -1208,6 +1303,12 @@ ngx_http_llm_json_plain(u_char *s, size_t n)
 
     p = s;
     last = s + n;
+
+#if (NGX_HTTP_LLM_JSON_AVX2)
+    if (ngx_http_llm_json_use_avx2(p, last)) {
+        p = ngx_http_llm_json_run_avx2(p, last);
+    }
+#endif
 
 #if (NGX_HTTP_LLM_JSON_SSE2)
 

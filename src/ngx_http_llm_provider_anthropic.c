@@ -1567,7 +1567,9 @@ ngx_http_llm_anthropic_response(ngx_http_request_t *r,
         resp.reasoning.len = rlen;
 
         for (k = 0, str = reasons.elts; k < reasons.nelts; k++) {
-            p = ngx_cpymem(p, str[k].data, str[k].len);
+            if (str[k].len) {   /* a block without "thinking": data NULL */
+                p = ngx_cpymem(p, str[k].data, str[k].len);
+            }
         }
     }
 
