@@ -829,20 +829,15 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 
     for ( ;; ) {
 
-#if (NGX_HTTP_LLM_JSON_AVX2)
-        if (ascii && ngx_http_llm_json_use_avx2(p, last)) {
-            p = ngx_http_llm_json_run_avx2(p, last);
-        }
-#endif
-
 #if (NGX_HTTP_LLM_JSON_SSE2)
 
         /*
          * 16 bytes at a time: '"', '\\', a control character (unsigned,
-         * min(v, 0x1f) == v) or a byte >= 0x80 (its top bit) ends the run
+         * min(v, 0x1f) == v) or a byte >= 0x80 (its top bit) ends the run;
+         * after 64 plain bytes, a long run: the AVX2 loop takes it on
          */
 
-        while (last - p >= 16) {
+        for (n = 0; last - p >= 16; n++) {
             v = _mm_loadu_si128((const __m128i *) p);
             m = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
                              _mm_cmpeq_epi8(v, bslash));
@@ -855,6 +850,12 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
             }
 
             p += 16;
+
+#if (NGX_HTTP_LLM_JSON_AVX2)
+            if (n == 3 && ascii && ngx_http_llm_json_use_avx2(p, last)) {
+                p = ngx_http_llm_json_run_avx2(p, last);
+            }
+#endif
         }
 #endif
 
@@ -1291,7 +1292,10 @@ ngx_http_llm_memmem(u_char *p, u_char *last, const char *s, size_t n)
 size_t
 ngx_http_llm_json_plain(u_char *s, size_t n)
 {
-    u_char  *p, *last;
+    u_char      *p, *last;
+#if (NGX_HTTP_LLM_JSON_SSE2)
+    ngx_uint_t   k;
+#endif
 
 #if (NGX_HTTP_LLM_JSON_SSE2)
     int       mask;
@@ -1304,15 +1308,9 @@ ngx_http_llm_json_plain(u_char *s, size_t n)
     p = s;
     last = s + n;
 
-#if (NGX_HTTP_LLM_JSON_AVX2)
-    if (ngx_http_llm_json_use_avx2(p, last)) {
-        p = ngx_http_llm_json_run_avx2(p, last);
-    }
-#endif
-
 #if (NGX_HTTP_LLM_JSON_SSE2)
 
-    while (last - p >= 16) {
+    for (k = 0; last - p >= 16; k++) {
         v = _mm_loadu_si128((const __m128i *) p);
         m = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
         m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
@@ -1323,6 +1321,14 @@ ngx_http_llm_json_plain(u_char *s, size_t n)
         }
 
         p += 16;
+
+#if (NGX_HTTP_LLM_JSON_AVX2)
+        /* a long run: 32 bytes a step (up to a byte >= 0x80 too) */
+
+        if (k == 3 && ngx_http_llm_json_use_avx2(p, last)) {
+            p = ngx_http_llm_json_run_avx2(p, last);
+        }
+#endif
     }
 #endif
 

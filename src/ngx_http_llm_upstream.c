@@ -2252,7 +2252,7 @@ ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
     size = sizeof("data: \n\n") - 1 + len;
     last = len ? data + len : data;
 
-    for (p = data; p != last && (lf = ngx_strlchr(p, last, LF)); p = lf + 1)
+    for (p = data; p != last && (lf = memchr(p, LF, last - p)); p = lf + 1)
     {
         size += sizeof("data: ") - 1;
     }
@@ -2276,7 +2276,7 @@ ngx_http_llm_emit_event(ngx_http_request_t *r, ngx_str_t *name,
 
     b->last = ngx_cpymem(b->last, "data: ", sizeof("data: ") - 1);
 
-    for (p = data; p != last && (lf = ngx_strlchr(p, last, LF)); p = lf + 1)
+    for (p = data; p != last && (lf = memchr(p, LF, last - p)); p = lf + 1)
     {
         b->last = ngx_cpymem(b->last, p, lf + 1 - p);
         b->last = ngx_cpymem(b->last, "data: ", sizeof("data: ") - 1);
