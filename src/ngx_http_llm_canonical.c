@@ -96,13 +96,40 @@ ngx_http_llm_jw_raw(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
 void
 ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
 {
+    if ((size_t) (jw->end - jw->pos) < 1
+        && ngx_http_llm_jw_grow(jw, 1) != NGX_OK)
+    {
+        return;
+    }
+
+    *jw->pos++ = '"';
+
+    ngx_http_llm_jw_esc(jw, p, n);
+
+    if ((size_t) (jw->end - jw->pos) < 1
+        && ngx_http_llm_jw_grow(jw, 1) != NGX_OK)
+    {
+        return;
+    }
+
+    *jw->pos++ = '"';
+}
+
+
+void
+ngx_http_llm_jw_esc(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
+{
     size_t  k, len;
 
     /* one pass over the plain run, the usual whole string: then a copy */
 
-    k = n ? ngx_http_llm_json_plain(p, n) : 0;
+    if (n == 0) {
+        return;         /* and p may be NULL */
+    }
 
-    len = n + 2;
+    k = ngx_http_llm_json_plain(p, n);
+
+    len = n;
 
     if (k != n) {
         len += ngx_escape_json(NULL, p + k, n - k);
@@ -114,17 +141,11 @@ ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
         return;
     }
 
-    *jw->pos++ = '"';
-
-    if (k) {
-        jw->pos = ngx_cpymem(jw->pos, p, k);   /* p may be NULL when n is 0 */
-    }
+    jw->pos = ngx_cpymem(jw->pos, p, k);
 
     if (k != n) {
         jw->pos = (u_char *) ngx_escape_json(jw->pos, p + k, n - k);
     }
-
-    *jw->pos++ = '"';
 }
 
 

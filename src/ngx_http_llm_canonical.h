@@ -233,6 +233,8 @@ ngx_int_t ngx_http_llm_jw_init(ngx_http_llm_jw_t *jw, ngx_pool_t *pool,
     size_t size);
 void ngx_http_llm_jw_raw(ngx_http_llm_jw_t *jw, u_char *p, size_t n);
 void ngx_http_llm_jw_str(ngx_http_llm_jw_t *jw, u_char *p, size_t n);
+/* a string's contents escaped, without the quotes */
+void ngx_http_llm_jw_esc(ngx_http_llm_jw_t *jw, u_char *p, size_t n);
 void ngx_http_llm_jw_int(ngx_http_llm_jw_t *jw, ngx_int_t n);
 
 #define ngx_http_llm_jw_lit(jw, s)                                            \

@@ -93,8 +93,6 @@ static ngx_int_t ngx_http_llm_openai_max_tokens(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_array_t *list);
 static ngx_uint_t ngx_http_llm_openai_dialect(
     ngx_http_llm_provider_conf_t *pc);
-static void ngx_http_llm_openai_jw_esc(ngx_http_llm_jw_t *jw, u_char *p,
-    size_t n);
 static void ngx_http_llm_openai_jw_id(ngx_http_llm_jw_t *jw, ngx_str_t *id,
     ngx_uint_t flags);
 static void ngx_http_llm_openai_jw_text(ngx_http_llm_jw_t *jw,
@@ -1763,7 +1761,7 @@ ngx_http_llm_openai_jw_text(ngx_http_llm_jw_t *jw,
             ngx_http_llm_jw_lit(jw, "\\n");
         }
 
-        ngx_http_llm_openai_jw_esc(jw, part[i].text.data, part[i].text.len);
+        ngx_http_llm_jw_esc(jw, part[i].text.data, part[i].text.len);
     }
 
     ngx_http_llm_jw_lit(jw, "\"");
@@ -1822,14 +1820,14 @@ ngx_http_llm_openai_jw_parts(ngx_http_llm_jw_t *jw,
 
             if (part[i].data.len) {
                 ngx_http_llm_jw_lit(jw, "data:");
-                ngx_http_llm_openai_jw_esc(jw, part[i].media_type.data,
+                ngx_http_llm_jw_esc(jw, part[i].media_type.data,
                                            part[i].media_type.len);
                 ngx_http_llm_jw_lit(jw, ";base64,");
-                ngx_http_llm_openai_jw_esc(jw, part[i].data.data,
+                ngx_http_llm_jw_esc(jw, part[i].data.data,
                                            part[i].data.len);
 
             } else {
-                ngx_http_llm_openai_jw_esc(jw, part[i].url.data,
+                ngx_http_llm_jw_esc(jw, part[i].url.data,
                                            part[i].url.len);
             }
 
@@ -1887,10 +1885,10 @@ ngx_http_llm_openai_jw_parts(ngx_http_llm_jw_t *jw,
             }
 
             ngx_http_llm_jw_lit(jw, ",\"file_data\":\"data:");
-            ngx_http_llm_openai_jw_esc(jw, part[i].media_type.data,
+            ngx_http_llm_jw_esc(jw, part[i].media_type.data,
                                        part[i].media_type.len);
             ngx_http_llm_jw_lit(jw, ";base64,");
-            ngx_http_llm_openai_jw_esc(jw, part[i].data.data,
+            ngx_http_llm_jw_esc(jw, part[i].data.data,
                                        part[i].data.len);
             ngx_http_llm_jw_lit(jw, "\"}}");
             break;
@@ -1898,33 +1896,6 @@ ngx_http_llm_openai_jw_parts(ngx_http_llm_jw_t *jw,
     }
 
     ngx_http_llm_jw_lit(jw, "]");
-}
-
-
-/* a piece of a JSON string: escaped, without quotes */
-
-static void
-ngx_http_llm_openai_jw_esc(ngx_http_llm_jw_t *jw, u_char *p, size_t n)
-{
-    size_t   extra;
-    u_char  *e;
-
-    extra = ngx_escape_json(NULL, p, n);
-
-    if (extra == 0) {
-        ngx_http_llm_jw_raw(jw, p, n);
-        return;
-    }
-
-    e = ngx_pnalloc(jw->pool, n + extra);
-    if (e == NULL) {
-        jw->failed = 1;
-        return;
-    }
-
-    (void) ngx_escape_json(e, p, n);
-
-    ngx_http_llm_jw_raw(jw, e, n + extra);
 }
 
 
