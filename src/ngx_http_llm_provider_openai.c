@@ -1821,14 +1821,14 @@ ngx_http_llm_openai_jw_parts(ngx_http_llm_jw_t *jw,
             if (part[i].data.len) {
                 ngx_http_llm_jw_lit(jw, "data:");
                 ngx_http_llm_jw_esc(jw, part[i].media_type.data,
-                                           part[i].media_type.len);
+                                    part[i].media_type.len);
                 ngx_http_llm_jw_lit(jw, ";base64,");
                 ngx_http_llm_jw_esc(jw, part[i].data.data,
-                                           part[i].data.len);
+                                    part[i].data.len);
 
             } else {
                 ngx_http_llm_jw_esc(jw, part[i].url.data,
-                                           part[i].url.len);
+                                    part[i].url.len);
             }
 
             ngx_http_llm_jw_lit(jw, "\"}}");
@@ -1886,10 +1886,10 @@ ngx_http_llm_openai_jw_parts(ngx_http_llm_jw_t *jw,
 
             ngx_http_llm_jw_lit(jw, ",\"file_data\":\"data:");
             ngx_http_llm_jw_esc(jw, part[i].media_type.data,
-                                       part[i].media_type.len);
+                                part[i].media_type.len);
             ngx_http_llm_jw_lit(jw, ";base64,");
             ngx_http_llm_jw_esc(jw, part[i].data.data,
-                                       part[i].data.len);
+                                part[i].data.len);
             ngx_http_llm_jw_lit(jw, "\"}}");
             break;
         }
