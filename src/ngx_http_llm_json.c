@@ -447,10 +447,9 @@ ngx_http_llm_json_grow(ngx_pool_t *pool, ngx_http_llm_json_tok_t **toks,
 
 
 ngx_int_t
-ngx_http_llm_json_get(ngx_http_llm_json_t *js, ngx_int_t obj,
-    const char *key)
+ngx_http_llm_json_getn(ngx_http_llm_json_t *js, ngx_int_t obj,
+    const char *key, size_t len)
 {
-    size_t                    len;
     ngx_int_t                 i, n, count;
     ngx_http_llm_json_tok_t  *t;
 
@@ -458,7 +457,6 @@ ngx_http_llm_json_get(ngx_http_llm_json_t *js, ngx_int_t obj,
         return -1;
     }
 
-    len = ngx_strlen(key);
     count = js->toks[obj].size;
 
     for (i = obj + 1, n = 0; n < count && i < js->ntoks; n++) {

@@ -57,8 +57,12 @@ ngx_int_t ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
     u_char *data, size_t len, ngx_uint_t max_tokens);
 
 #define ngx_http_llm_json_skip(js, i)  ((ngx_int_t) (js)->toks[i].next)
-ngx_int_t ngx_http_llm_json_get(ngx_http_llm_json_t *js, ngx_int_t obj,
-    const char *key);
+ngx_int_t ngx_http_llm_json_getn(ngx_http_llm_json_t *js, ngx_int_t obj,
+    const char *key, size_t len);
+
+/* the key's length is a constant when it is a literal (most are) */
+#define ngx_http_llm_json_get(js, obj, key)                                   \
+    ngx_http_llm_json_getn(js, obj, (key), ngx_strlen((key)))
 ngx_int_t ngx_http_llm_json_index(ngx_http_llm_json_t *js, ngx_int_t arr,
     ngx_int_t n);
 
