@@ -53,20 +53,27 @@ $(BUILD)/.deps:
 
 build: $(MODULE)
 
-$(BUILD)/nginx/objs/Makefile: config | $(BUILD)/.deps
+# nginx-dev's configure flags carry no optimisation (its objects get "-O");
+# Debian's nginx and its module packages are built with -O2, and so is
+# this module (the flags do not enter the module's binary signature)
+MODULE_CC_OPT ?= -O2
+
+$(BUILD)/nginx/objs/Makefile: config Makefile | $(BUILD)/.deps
 	rm -rf $(BUILD)/nginx
 	@if [ -n "$(NGINX_SRC)" ]; then \
 	    cp -a $(NGINX_SRC) $(BUILD)/nginx && \
 	    cd $(BUILD)/nginx && \
 	    { [ -x ./configure ] || cp auto/configure ./configure; } && \
 	    ./configure --with-compat --with-debug --with-http_ssl_module \
+	        --with-cc-opt="$(MODULE_CC_OPT)" \
 	        --add-dynamic-module=$(TOP) >$(BUILD)/configure.log 2>&1 \
 	        || { cat $(BUILD)/configure.log; exit 1; }; \
 	else \
 	    cp -a /usr/share/nginx/src $(BUILD)/nginx && \
 	    cd $(BUILD)/nginx && \
 	    . ./conf_flags && \
-	    ./configure "$${NGX_CONF_FLAGS[@]}" --add-dynamic-module=$(TOP) \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --with-cc-opt="$(MODULE_CC_OPT)" --add-dynamic-module=$(TOP) \
 	        >$(BUILD)/configure.log 2>&1 \
 	        || { cat $(BUILD)/configure.log; exit 1; }; \
 	fi

@@ -1204,6 +1204,7 @@ ngx_http_llm_openai_options(ngx_http_llm_openai_ps_t *ps)
 
     js = ps->js;
     req = ps->req;
+    b = 0;      /* set by ngx_http_llm_openai_bool() on NGX_OK: for gcc -O2 */
 
 #define ngx_http_llm_field(key)                                               \
     ((v = ngx_http_llm_json_get(js, 0, key)) >= 0                             \
