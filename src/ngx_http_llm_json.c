@@ -844,6 +844,13 @@ ngx_http_llm_json_skip_string(u_char *p, u_char *last, ngx_uint_t *escaped)
 
             if (mask) {
                 p += __builtin_ctz((unsigned int) mask);
+
+                /* most runs end at the closing quote: no byte loops */
+
+                if (*p == '"') {
+                    return p;
+                }
+
                 break;
             }
 
