@@ -53,6 +53,7 @@ ngx_http_llm_json_avx2_init(void)
 #endif
 
 
+static u_char *ngx_http_llm_json_primitive(u_char *p, u_char *last);
 static ngx_int_t ngx_http_llm_json_grow(ngx_pool_t *pool,
     ngx_http_llm_json_tok_t **toks, ngx_uint_t *cap, ngx_uint_t max,
     size_t len);
@@ -268,66 +269,10 @@ ngx_http_llm_json_parse(ngx_pool_t *pool, ngx_http_llm_json_t *js,
         default:
             q = p;
 
-            if (*p == 't') {
-                if (last - p < 4 || ngx_memcmp(p, "true", 4) != 0) {
-                    return NGX_DECLINED;
-                }
+            p = ngx_http_llm_json_primitive(p, last);
 
-                p += 4;
-
-            } else if (*p == 'n') {
-                if (last - p < 4 || ngx_memcmp(p, "null", 4) != 0) {
-                    return NGX_DECLINED;
-                }
-
-                p += 4;
-
-            } else if (*p == 'f') {
-                if (last - p < 5 || ngx_memcmp(p, "false", 5) != 0) {
-                    return NGX_DECLINED;
-                }
-
-                p += 5;
-
-            } else {
-
-                /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-
-                if (*p == '-') {
-                    p++;
-                }
-
-                if (p == last || *p < '0' || *p > '9') {
-                    return NGX_DECLINED;
-                }
-
-                if (*p++ != '0') {
-                    while (p < last && *p >= '0' && *p <= '9') { p++; }
-                }
-
-                if (p < last && *p == '.') {
-                    p++;
-
-                    if (p == last || *p < '0' || *p > '9') {
-                        return NGX_DECLINED;
-                    }
-
-                    while (p < last && *p >= '0' && *p <= '9') { p++; }
-                }
-
-                if (p < last && (*p == 'e' || *p == 'E')) {
-                    p++;
-
-                    if (p < last && (*p == '+' || *p == '-')) {
-                        p++;
-                    }
-
-                    if (p == last || *p < '0' || *p > '9') {
-                        return NGX_DECLINED;
-                    }
-
-                    while (p < last && *p >= '0' && *p <= '9') { p++; }
-                }
+            if (p == NULL) {
+                return NGX_DECLINED;
             }
 
             if (depth == 0 && p == last) {
@@ -778,6 +723,69 @@ ngx_http_llm_json_run_avx2(u_char *p, u_char *last)
 #endif
 
 
+/*
+ * A literal (true, false, null) or a number at p: its end, or NULL when it
+ * is neither (the grammar shared by the reader and the scanner)
+ */
+
+static u_char *
+ngx_http_llm_json_primitive(u_char *p, u_char *last)
+{
+    switch (*p) {
+
+    case 't':
+        return (last - p >= 4 && ngx_memcmp(p, "true", 4) == 0) ? p + 4 : NULL;
+
+    case 'f':
+        return (last - p >= 5 && ngx_memcmp(p, "false", 5) == 0) ? p + 5
+                                                                  : NULL;
+
+    case 'n':
+        return (last - p >= 4 && ngx_memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
+    }
+
+    /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+
+    if (*p == '-') {
+        p++;
+    }
+
+    if (p == last || *p < '0' || *p > '9') {
+        return NULL;
+    }
+
+    if (*p++ != '0') {
+        while (p < last && *p >= '0' && *p <= '9') { p++; }
+    }
+
+    if (p < last && *p == '.') {
+        p++;
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') { p++; }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') { p++; }
+    }
+
+    return p;
+}
+
+
 /* the body of a string, p after the opening quote: p at the closing one */
 
 static u_char *
@@ -1082,68 +1090,11 @@ ngx_http_llm_json_scan(u_char *p, u_char *last,
             p = q + 1;
             break;
 
-        case 't':
-            if (last - p < 4 || ngx_memcmp(p, "true", 4) != 0) {
-                return NGX_DECLINED;
-            }
-
-            p += 4;
-            break;
-
-        case 'f':
-            if (last - p < 5 || ngx_memcmp(p, "false", 5) != 0) {
-                return NGX_DECLINED;
-            }
-
-            p += 5;
-            break;
-
-        case 'n':
-            if (last - p < 4 || ngx_memcmp(p, "null", 4) != 0) {
-                return NGX_DECLINED;
-            }
-
-            p += 4;
-            break;
-
         default:
+            p = ngx_http_llm_json_primitive(p, last);
 
-            /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-
-            if (*p == '-') {
-                p++;
-            }
-
-            if (p == last || *p < '0' || *p > '9') {
+            if (p == NULL) {
                 return NGX_DECLINED;
-            }
-
-            if (*p++ != '0') {
-                while (p < last && *p >= '0' && *p <= '9') { p++; }
-            }
-
-            if (p < last && *p == '.') {
-                p++;
-
-                if (p == last || *p < '0' || *p > '9') {
-                    return NGX_DECLINED;
-                }
-
-                while (p < last && *p >= '0' && *p <= '9') { p++; }
-            }
-
-            if (p < last && (*p == 'e' || *p == 'E')) {
-                p++;
-
-                if (p < last && (*p == '+' || *p == '-')) {
-                    p++;
-                }
-
-                if (p == last || *p < '0' || *p > '9') {
-                    return NGX_DECLINED;
-                }
-
-                while (p < last && *p >= '0' && *p <= '9') { p++; }
             }
         }
 
